@@ -1,0 +1,3 @@
+from coverctl.cli.app import main
+
+main()

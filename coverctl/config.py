@@ -1,0 +1,267 @@
+"""Settings from the environment and an optional config file, secrets wrapped so they never print.
+
+Precedence: environment variable > `COVERCTL_HOME/config.toml` (written by `coverctl config set`)
+> built-in default. API keys are held as `Secret`, whose repr and str are redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from coverctl.constants import DEFAULT_BURSTS, DEFAULT_RATES
+from coverctl.errors import ConfigError, UsageError
+
+CONFIG_FILE_NAME = "config.toml"
+DATABASE_FILE_NAME = "coverctl.db"
+
+# Every variable a user may set, with a one-line description (used by `coverctl config`).
+KNOWN_VARIABLES: dict[str, str] = {
+    "TMDB_API_KEY": "TMDB v3 API key or v4 read access token",
+    "TMDB_API_URL": "TMDB API base URL",
+    "TMDB_IMAGE_BASE_URL": "TMDB image base URL",
+    "TVDB_API_KEY": "TheTVDB v4 API key",
+    "TVDB_PIN": "TheTVDB subscriber PIN (optional)",
+    "TVDB_API_URL": "TheTVDB API base URL",
+    "TVDB_ARTWORK_URL": "prefix for relative TheTVDB artwork paths",
+    "HARDCOVER_API_KEY": "Hardcover API token",
+    "HARDCOVER_GRAPHQL_URL": "Hardcover GraphQL endpoint",
+    "REPLICATE_API_TOKEN": "Replicate API token (AI generation, costs money)",
+    "REPLICATE_BASE_URL": "Replicate API base URL",
+    "COVERCTL_REPLICATE_MODEL": "Replicate model used by --generate",
+    "DUCKDUCKGO_URL": "DuckDuckGo base URL for web image search",
+    "COVERCTL_WEB_SEARCH": "set to 0 to never use web image search",
+    "SUPABASE_URL": "Supabase project URL",
+    "SUPABASE_KEY": "Supabase service key",
+    "AZURE_STORAGE_CONNECTION_STRING": "Azure Blob Storage connection string",
+    "BACKEND_URL": "base URL used to qualify relative image paths",
+    "COVERCTL_STATIC_DIR": "directory of local override images",
+    "COVERCTL_HTTP_TIMEOUT": "seconds before a provider request times out",
+}
+SECRET_VARIABLES = frozenset(
+    {
+        "TMDB_API_KEY",
+        "TVDB_API_KEY",
+        "TVDB_PIN",
+        "HARDCOVER_API_KEY",
+        "REPLICATE_API_TOKEN",
+        "SUPABASE_KEY",
+        "AZURE_STORAGE_CONNECTION_STRING",
+    }
+)
+
+
+class Secret:
+    """A credential. `str()` and `repr()` are redacted; call `reveal()` where it is sent."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("coverctl", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    static_dir: Path = Path("static/images")
+    backend_url: str | None = None
+    tmdb_api_key: Secret | None = None
+    tmdb_api_url: str = "https://api.themoviedb.org/3"
+    tmdb_image_base_url: str = "https://image.tmdb.org/t/p"
+    tvdb_api_key: Secret | None = None
+    tvdb_pin: Secret | None = None
+    tvdb_api_url: str = "https://api4.thetvdb.com/v4"
+    tvdb_artwork_url: str = "https://artworks.thetvdb.com"
+    hardcover_api_key: Secret | None = None
+    hardcover_graphql_url: str = "https://api.hardcover.app/v1/graphql"
+    replicate_api_token: Secret | None = None
+    replicate_base_url: str = "https://api.replicate.com/v1"
+    replicate_model: str = "black-forest-labs/flux-schnell"
+    duckduckgo_url: str = "https://duckduckgo.com"
+    web_search_enabled: bool = True
+    supabase_url: str | None = None
+    supabase_key: Secret | None = None
+    azure_connection_string: Secret | None = None
+    http_timeout: float = 10.0
+    rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
+    bursts: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BURSTS))
+    network: bool = True
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / DATABASE_FILE_NAME
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / CONFIG_FILE_NAME
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value: used to scrub text before it is shown or stored."""
+        values = [
+            self.tmdb_api_key,
+            self.tvdb_api_key,
+            self.tvdb_pin,
+            self.hardcover_api_key,
+            self.replicate_api_token,
+            self.supabase_key,
+            self.azure_connection_string,
+        ]
+        return [v.reveal() for v in values if v]
+
+    def with_rates(self, overrides: Mapping[str, float]) -> Settings:
+        merged = dict(self.rates)
+        merged.update(overrides)
+        return replace(self, rates=merged)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default `os.environ`) and the config file."""
+        env = dict(os.environ if environ is None else environ)
+        home = Path(env["COVERCTL_HOME"]).expanduser() if env.get("COVERCTL_HOME") else None
+        home = home or default_home()
+        values = {**read_config_file(home / CONFIG_FILE_NAME), **_non_empty(env)}
+
+        def text(name: str, default: str | None = None) -> str | None:
+            return values.get(name, default)
+
+        def secret(name: str) -> Secret | None:
+            value = values.get(name)
+            return Secret(value) if value else None
+
+        rates = dict(DEFAULT_RATES)
+        for name, value in values.items():
+            if name.startswith("COVERCTL_RATE_"):
+                rates[name.removeprefix("COVERCTL_RATE_").lower()] = _positive_float(name, value)
+
+        defaults = cls(home=home)
+        return cls(
+            home=home,
+            static_dir=Path(text("COVERCTL_STATIC_DIR", str(defaults.static_dir)) or "."),
+            backend_url=_strip_slash(text("BACKEND_URL")),
+            tmdb_api_key=secret("TMDB_API_KEY"),
+            tmdb_api_url=_url(values, "TMDB_API_URL", defaults.tmdb_api_url),
+            tmdb_image_base_url=_url(values, "TMDB_IMAGE_BASE_URL", defaults.tmdb_image_base_url),
+            tvdb_api_key=secret("TVDB_API_KEY"),
+            tvdb_pin=secret("TVDB_PIN"),
+            tvdb_api_url=_url(values, "TVDB_API_URL", defaults.tvdb_api_url),
+            tvdb_artwork_url=_url(values, "TVDB_ARTWORK_URL", defaults.tvdb_artwork_url),
+            hardcover_api_key=secret("HARDCOVER_API_KEY"),
+            hardcover_graphql_url=_url(
+                values, "HARDCOVER_GRAPHQL_URL", defaults.hardcover_graphql_url
+            ),
+            replicate_api_token=secret("REPLICATE_API_TOKEN"),
+            replicate_base_url=_url(values, "REPLICATE_BASE_URL", defaults.replicate_base_url),
+            replicate_model=text("COVERCTL_REPLICATE_MODEL", defaults.replicate_model)
+            or defaults.replicate_model,
+            duckduckgo_url=_url(values, "DUCKDUCKGO_URL", defaults.duckduckgo_url),
+            web_search_enabled=values.get("COVERCTL_WEB_SEARCH", "1").lower()
+            not in {"0", "false", "no", "off"},
+            supabase_url=_strip_slash(text("SUPABASE_URL")),
+            supabase_key=secret("SUPABASE_KEY"),
+            azure_connection_string=secret("AZURE_STORAGE_CONNECTION_STRING"),
+            http_timeout=_positive_float(
+                "COVERCTL_HTTP_TIMEOUT", values.get("COVERCTL_HTTP_TIMEOUT", "10")
+            ),
+            rates=rates,
+        )
+
+
+def parse_rates(spec: str) -> dict[str, float]:
+    """Parse `tmdb=20,tvdb=10` (the `batch --rate` flag)."""
+    rates: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--rate expects PROVIDER=N pairs such as tmdb=20, got {part!r}.")
+        rates[name.strip().lower()] = _positive_float(f"--rate {name.strip()}", value.strip())
+    return rates
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"Cannot read the config file {path}: {type(exc).__name__}; "
+            "fix or delete it (`coverctl config set` rewrites it)."
+        ) from None
+    return {str(k).upper(): str(v) for k, v in data.items() if not isinstance(v, dict)}
+
+
+def write_config_value(path: Path, name: str, value: str | None) -> None:
+    """Set (or with value None, remove) one variable in the config file, readable by owner only."""
+    name = name.upper()
+    if name not in KNOWN_VARIABLES and not name.startswith("COVERCTL_RATE_"):
+        known = ", ".join(sorted(KNOWN_VARIABLES))
+        raise UsageError(f"Unknown setting {name}; known settings: {known}.")
+    values = read_config_file(path)
+    if value is None:
+        values.pop(name, None)
+    else:
+        values[name] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(f"{key} = {json.dumps(val)}\n" for key, val in sorted(values.items()))
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(body)
+    os.replace(tmp, path)
+
+
+def _non_empty(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if v != ""}
+
+
+def _strip_slash(value: str | None) -> str | None:
+    return value.rstrip("/") if value else None
+
+
+def _url(values: Mapping[str, str], name: str, default: str) -> str:
+    value = values.get(name, default).strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}.")
+    return value
+
+
+def _positive_float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"{name} must be a number, got {value!r}.") from None
+    if number <= 0:
+        raise UsageError(f"{name} must be greater than zero, got {value!r}.")
+    return number

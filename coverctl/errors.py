@@ -1,0 +1,92 @@
+"""The one exception tree of coverctl. Each class carries the exit code the CLI maps it to.
+
+Messages are short sentences for people: what went wrong and what to do. They never contain a
+secret: build them from redacted values only.
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    INCOMPLETE = 3
+    CONFIG = 4
+    INTERRUPTED = 130
+
+
+class CoverctlError(Exception):
+    """Base of every error coverctl raises on purpose."""
+
+    exit_code: int = ExitCode.UNEXPECTED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(CoverctlError):
+    """Bad flag value or unreadable input file."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InputRowError(CoverctlError):
+    """One batch row is malformed; the batch records it and goes on."""
+
+    exit_code = ExitCode.INCOMPLETE
+
+
+class ConfigError(CoverctlError):
+    """Missing or invalid configuration."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class CredentialRejected(ConfigError):
+    """A provider refused our key (401/403 after a retry where the protocol allows one)."""
+
+    def __init__(self, provider: str, env_var: str, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"{provider} rejected the API key{extra}: check {env_var} "
+            f"(run `coverctl doctor` to test it)."
+        )
+        self.provider = provider
+        self.env_var = env_var
+
+
+class ServiceUnreachable(ConfigError):
+    """A service the user explicitly asked for (an upload target, a push database) is unreachable."""
+
+
+class ProviderError(CoverctlError):
+    """A provider failed for this request; the cascade skips it and goes on."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+
+
+class ProviderUnavailable(ProviderError):
+    """Timeout, connection error, 5xx, open circuit or a rate limit we could not wait out."""
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered with something we cannot use (malformed JSON, unexpected shape)."""
+
+
+class ImageRejected(CoverctlError):
+    """An image failed validation (corrupt, too big, wrong format, too small)."""
+
+    exit_code = ExitCode.INCOMPLETE
+
+
+class StoreError(CoverctlError):
+    """The local SQLite store cannot be opened or written."""
+
+    exit_code = ExitCode.CONFIG
