@@ -1,0 +1,100 @@
+"""The `coverctl` Typer application and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from coverctl import __version__
+from coverctl.errors import CoverctlError, ExitCode
+
+app = typer.Typer(
+    name="coverctl",
+    help=(
+        "Find, check, store and publish the best picture for a fictional character.\n\n"
+        'Example: coverctl resolve "Bruce Wayne" --title "The Dark Knight"'
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"coverctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Find, check, store and publish the best picture for a fictional character."""
+
+
+def _register() -> None:
+    from coverctl.cli import batch_cmd, cache_cmd, config_cmd, resolve_cmd
+
+    resolve_cmd.register(app)
+    batch_cmd.register(app)
+    cache_cmd.register(app)
+    config_cmd.register(app)
+    for module_name in ("audit_cmd", "dead_links_cmd", "upload_cmd", "push_cmd", "doctor_cmd"):
+        try:
+            module = __import__(f"coverctl.cli.{module_name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"coverctl.cli.{module_name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def fail(message: str, code: int) -> int:
+    print(f"coverctl: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map every outcome to an exit code (cli-contract.md)."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="coverctl")
+    except CoverctlError as exc:
+        return fail(exc.message, exc.exit_code)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        return fail("interrupted.", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not our error.
+        sys.stderr.close()
+        return ExitCode.OK
+    except Exception as exc:  # the last line of defence: never a traceback for users
+        if os.environ.get("COVERCTL_DEBUG"):
+            raise
+        return fail(
+            f"unexpected error ({type(exc).__name__}: {exc}); rerun with COVERCTL_DEBUG=1 "
+            "for details and report it.",
+            ExitCode.UNEXPECTED,
+        )
+    return int(result) if isinstance(result, int) else ExitCode.OK

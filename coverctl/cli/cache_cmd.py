@@ -1,0 +1,80 @@
+"""`coverctl cache clear|stats`: on-disk cache maintenance."""
+
+from __future__ import annotations
+
+import typer
+
+cache_app = typer.Typer(help="On-disk cache maintenance.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear", epilog="Example: coverctl cache clear --expired")
+def clear(
+    expired: bool = typer.Option(False, "--expired", help="Only entries past their lifetime."),
+    source: str | None = typer.Option(
+        None, "--source", help="Only entries of one source or provider (e.g. tmdb)."
+    ),
+    all_tiers: bool = typer.Option(False, "--all", help="Everything, every tier."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Remove cached answers (by default: everything except web search results)."""
+    from coverctl.cli.common import load_settings, print_json, stdout_console
+    from coverctl.store.cache import TIERS, Cache
+
+    settings = load_settings()
+    cache = Cache(settings.cache_dir)
+    try:
+        tiers = list(TIERS) if (all_tiers or expired or source) else [
+            t for t in TIERS if t != "search"
+        ]
+        removed = cache.clear(tiers=tiers, expired_only=expired, tag=source)
+    finally:
+        cache.close()
+    if as_json:
+        print_json({"removed": removed, "tiers": tiers, "source": source, "expired_only": expired})
+    else:
+        stdout_console().print(f"removed {removed} cache entries")
+
+
+@cache_app.command("stats", epilog="Example: coverctl cache stats --json")
+def stats(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Entries, bytes and hit rate per cache tier."""
+    from rich.table import Table
+
+    from coverctl.cli.common import load_settings, print_json, stdout_console
+    from coverctl.store.cache import Cache
+
+    settings = load_settings()
+    cache = Cache(settings.cache_dir)
+    try:
+        tiers = cache.stats()
+    finally:
+        cache.close()
+    if as_json:
+        print_json(
+            {
+                "directory": str(settings.cache_dir),
+                "tiers": [
+                    {
+                        "tier": t.tier,
+                        "entries": t.entries,
+                        "bytes": t.bytes,
+                        "hits": t.hits,
+                        "misses": t.misses,
+                        "hit_rate": t.hit_rate,
+                    }
+                    for t in tiers
+                ],
+            }
+        )
+        return
+    table = Table(title=f"cache: {settings.cache_dir}")
+    for column in ("tier", "entries", "bytes", "hits", "misses", "hit rate"):
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    for t in tiers:
+        rate = f"{t.hit_rate:.0%}" if t.hit_rate is not None else "-"
+        table.add_row(t.tier, str(t.entries), str(t.bytes), str(t.hits), str(t.misses), rate)
+    stdout_console().print(table)

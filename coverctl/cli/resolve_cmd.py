@@ -1,0 +1,94 @@
+"""`coverctl resolve`: the best image for one character."""
+
+from __future__ import annotations
+
+import typer
+
+from coverctl.errors import ExitCode
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        "resolve",
+        epilog='Example: coverctl resolve "Bruce Wayne" --title "The Dark Knight" --year 2008 --json',
+    )
+    def resolve(
+        character: str = typer.Argument(..., help="Character name, e.g. 'Bruce Wayne'."),
+        title: str = typer.Option(..., "--title", "-t", help="Movie, series or book title."),
+        year: int | None = typer.Option(None, "--year", "-y", help="Release year."),
+        media_type: str | None = typer.Option(
+            None, "--media-type", "-m", help="movie, tv or book (default: try all)."
+        ),
+        actor: str | None = typer.Option(None, "--actor", help="Only accept this actor."),
+        refresh: bool = typer.Option(False, "--refresh", help="Ignore cached answers."),
+        no_network: bool = typer.Option(
+            False, "--no-network", help="Only local files, the store and the cache."
+        ),
+        generate: bool = typer.Option(
+            False, "--generate", help="Generate an AI image when nothing else is found (costs)."
+        ),
+        explain: bool = typer.Option(False, "--explain", help="Show every source tried and why."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> int:
+        """Find the best image for one character."""
+        import asyncio
+
+        from coverctl.cli.common import load_settings, print_json, print_notices
+        from coverctl.models import Query
+        from coverctl.resolver import ResolveOptions, close_resolver, open_resolver
+
+        settings = load_settings()
+        query = Query(character, title, year, media_type, actor)
+        options = ResolveOptions(refresh=refresh, network=not no_network, generate=generate)
+
+        async def run():  # type: ignore[no-untyped-def]
+            resolver = open_resolver(settings, refresh=refresh)
+            try:
+                return await resolver.resolve(query, options), list(resolver.notices)
+            finally:
+                await close_resolver(resolver)
+
+        resolution, notices = asyncio.run(run())
+        if as_json:
+            data = resolution.to_json()
+            if explain:
+                data["attempts"] = resolution.explain()
+            print_json(data)
+        else:
+            print_notices(notices)
+            _print_human(resolution, explain)
+        return ExitCode.OK if resolution.status == "resolved" else ExitCode.INCOMPLETE
+
+
+def _print_human(resolution, explain: bool) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    from coverctl.cli.common import stdout_console
+
+    console = stdout_console()
+    query = resolution.query
+    label = f"{query.character_name} in {query.title}" + (f" ({query.year})" if query.year else "")
+    if resolution.status == "resolved":
+        candidate = resolution.candidate
+        who = candidate.matched.person
+        console.print(f"[bold green]found[/] {label}", markup=True)
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_row("image", candidate.image_url)
+        table.add_row("source", f"{candidate.source} (quality {candidate.quality_score})")
+        if who or candidate.matched.character:
+            table.add_row("matched", f"{who or '?'} as {candidate.matched.character or '?'}")
+        if resolution.cache_hit:
+            table.add_row("cache", "hit")
+        console.print(table)
+    else:
+        console.print(f"[bold red]not found[/] {label}: {resolution.error}", markup=True)
+    if resolution.unavailable_sources:
+        console.print(f"unavailable: {', '.join(resolution.unavailable_sources)}")
+    if explain:
+        table = Table(title="sources tried", title_justify="left")
+        table.add_column("source")
+        table.add_column("outcome")
+        table.add_column("why")
+        for attempt in resolution.attempts:
+            table.add_row(attempt.source, attempt.outcome, attempt.reason)
+        console.print(table)

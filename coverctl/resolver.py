@@ -1,0 +1,354 @@
+"""The cascade: ask sources in priority order, take the first certain answer, store it.
+
+Order (design notes): local override files (100) -> stored AI images (80) -> the resolution cache
+-> providers chosen by media type (cli-contract.md) -> web image search -> AI generation (opt-in).
+Local files and the store are read live on every call, so a curator's new file wins at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from coverctl.config import Settings
+from coverctl.constants import MediaType, Source
+from coverctl.errors import ConfigError, ProviderError, ProviderUnavailable, UsageError
+from coverctl.http import HttpClient, scrub
+from coverctl.models import Attempt, Candidate, Match, Query, Resolution
+from coverctl.names import normalize
+from coverctl.sources.base import ImageSource, SourceContext
+from coverctl.store.cache import Cache, cache_key
+from coverctl.store.db import ImageRecord, ImageStore
+
+# Step name -> (module, class). Imported on first use so unused providers cost nothing.
+SOURCE_CLASSES: dict[str, tuple[str, str]] = {
+    "local": ("coverctl.sources.local", "LocalOverrideSource"),
+    "stored_ai": ("coverctl.sources.ai_cache", "StoredAiImageSource"),
+    "tmdb_movie": ("coverctl.sources.tmdb", "TmdbMovieSource"),
+    "tmdb_tv": ("coverctl.sources.tmdb", "TmdbTvSource"),
+    "tvdb": ("coverctl.sources.tvdb", "TvdbSource"),
+    "hardcover": ("coverctl.sources.hardcover", "HardcoverSource"),
+    "web_search": ("coverctl.sources.websearch", "WebSearchSource"),
+    "generate": ("coverctl.sources.generate", "GenerateSource"),
+}
+LIVE_STEPS = ("local", "stored_ai")
+PROVIDER_STEPS: dict[str | None, tuple[str, ...]] = {
+    MediaType.MOVIE: ("tmdb_movie",),
+    MediaType.TV: ("tvdb", "tmdb_tv"),
+    MediaType.BOOK: ("hardcover",),
+    None: ("tmdb_movie", "tvdb", "tmdb_tv", "hardcover"),
+}
+
+
+def provider_steps(media_type: str | None, *, generate: bool) -> list[str]:
+    """The remote steps a query consults, in order (cli-contract.md)."""
+    steps = [*PROVIDER_STEPS[media_type], "web_search"]
+    if generate:
+        steps.append("generate")
+    return steps
+
+
+def validate_query(query: Query) -> Query:
+    """A cleaned copy of `query`, or UsageError saying what is wrong with it."""
+    from coverctl.constants import MAX_FIELD_LENGTH
+
+    character = " ".join(query.character_name.split())
+    title = " ".join(query.title.split())
+    if not character:
+        raise UsageError("The character name is empty.")
+    if not title:
+        raise UsageError("The title is empty.")
+    for label, value in (("character name", character), ("title", title), ("actor", query.actor)):
+        if value and len(value) > MAX_FIELD_LENGTH:
+            raise UsageError(f"The {label} is longer than {MAX_FIELD_LENGTH} characters.")
+        if value and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise UsageError(f"The {label} contains control characters.")
+    media_type = query.media_type.strip().lower() if query.media_type else None
+    if media_type and media_type not in MediaType.ALL:
+        raise UsageError(
+            f"Unknown media type {query.media_type!r}; use one of {', '.join(MediaType.ALL)}."
+        )
+    if query.year is not None and not 1000 <= query.year <= 2100:
+        raise UsageError(f"The year {query.year} is not plausible.")
+    actor = " ".join(query.actor.split()) if query.actor else None
+    return Query(character, title, query.year, media_type or None, actor or None)
+
+
+@dataclass
+class ResolveOptions:
+    refresh: bool = False
+    network: bool = True
+    generate: bool = False
+
+
+@dataclass
+class Resolver:
+    """Holds the sources and shared state for many resolutions (one per process or batch)."""
+
+    settings: Settings
+    http: HttpClient
+    cache: Cache
+    store: ImageStore
+    notices: list[str] = field(default_factory=list)
+    _sources: dict[str, ImageSource] = field(default_factory=dict)
+    _noticed: set[str] = field(default_factory=set)
+
+    @property
+    def context(self) -> SourceContext:
+        return SourceContext(self.settings, self.http, self.cache, self.store)
+
+    def source(self, step: str) -> ImageSource | None:
+        if step not in self._sources:
+            module_name, class_name = SOURCE_CLASSES[step]
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                return None  # a source this build does not include
+            self._sources[step] = getattr(module, class_name)()
+        return self._sources[step]
+
+    def _notice(self, message: str) -> None:
+        if message not in self._noticed:
+            self._noticed.add(message)
+            self.notices.append(message)
+
+    def _resolution_key(self, query: Query, steps: Sequence[str]) -> str:
+        return cache_key(
+            "resolution",
+            normalize(query.character_name),
+            normalize(query.title),
+            query.year,
+            query.media_type,
+            normalize(query.actor or ""),
+            ",".join(steps),
+        )
+
+    async def resolve(self, query: Query, options: ResolveOptions | None = None) -> Resolution:
+        options = options or ResolveOptions()
+        started = time.perf_counter()
+        query = validate_query(query)
+        resolution = await self._resolve(query, options)
+        resolution.elapsed_ms = round((time.perf_counter() - started) * 1000)
+        return resolution
+
+    async def _resolve(self, query: Query, options: ResolveOptions) -> Resolution:
+        attempts: list[Attempt] = []
+        ctx = self.context
+        for step in LIVE_STEPS:
+            found = await self._try_step(step, query, ctx, attempts, [])
+            if found is not None:
+                if found.source == Source.CHARACTER_SPECIFIC:
+                    self._record(query, found)
+                return Resolution(query, "resolved", found, attempts=attempts)
+
+        steps = self._runnable_steps(query, options, attempts)
+        key = self._resolution_key(query, steps)
+        if not options.refresh:
+            cached = self.cache.get("resolution", key)
+            if cached is not None:
+                attempts.append(Attempt("cache", "accepted", "resolved earlier (cached)"))
+                return Resolution(query, "resolved", _candidate_from(cached), True, attempts=attempts)
+            missed = self.cache.get("negative", key)
+            if missed is not None:
+                attempts.append(Attempt("cache", "accepted", f"not found earlier: {missed}"))
+                return Resolution(
+                    query, "not_found", None, True, error=missed, attempts=attempts
+                )
+
+        unavailable: list[str] = []
+        for step in steps:
+            found = await self._try_step(step, query, ctx, attempts, unavailable)
+            if found is not None:
+                self._record(query, found)
+                self.cache.set("resolution", key, _candidate_to(found), tag=found.source)
+                return Resolution(
+                    query, "resolved", found, attempts=attempts, unavailable_sources=unavailable
+                )
+
+        reason = _not_found_reason(attempts, unavailable)
+        if not unavailable and steps:
+            # Only a clean miss is remembered: an outage must not hide a picture for a day.
+            self.cache.set("negative", key, reason, tag="negative")
+        return Resolution(
+            query,
+            "not_found",
+            None,
+            error=reason,
+            attempts=attempts,
+            unavailable_sources=unavailable,
+        )
+
+    def _runnable_steps(
+        self, query: Query, options: ResolveOptions, attempts: list[Attempt]
+    ) -> list[str]:
+        runnable = []
+        for step in provider_steps(query.media_type, generate=options.generate):
+            source = self.source(step)
+            if source is None:
+                continue
+            if not options.network:
+                attempts.append(Attempt(step, "skipped", "network disabled (--no-network)"))
+                continue
+            reason = source.unavailable_reason(self.settings)
+            if reason:
+                attempts.append(Attempt(step, "skipped", reason))
+                self._notice(f"{step}: skipped, {reason}.")
+                continue
+            runnable.append(step)
+        return runnable
+
+    async def _try_step(
+        self,
+        step: str,
+        query: Query,
+        ctx: SourceContext,
+        attempts: list[Attempt],
+        unavailable: list[str],
+    ) -> Candidate | None:
+        source = self.source(step)
+        if source is None:
+            return None
+        reason = source.unavailable_reason(self.settings)
+        if reason:
+            attempts.append(Attempt(step, "skipped", reason))
+            return None
+        try:
+            answer = await source.find(query, ctx)
+        except ConfigError:
+            raise
+        except ProviderError as exc:
+            message = scrub(exc.message, self.settings.secrets())
+            attempts.append(Attempt(step, "unavailable", message))
+            unavailable.append(step)
+            return None
+        if not answer.candidates:
+            attempts.append(Attempt(step, "no_match", answer.reason or "nothing found"))
+            return None
+        best = max(answer.candidates, key=lambda c: c.quality_score)
+        attempts.append(Attempt(step, "accepted", _describe(best)))
+        return best
+
+    def _record(self, query: Query, candidate: Candidate) -> None:
+        self.store.upsert(
+            ImageRecord(
+                character_name=query.character_name,
+                movie_title=query.title,
+                character_key=normalize(query.character_name),
+                title_key=normalize(query.title),
+                image_url=candidate.image_url,
+                source=candidate.source,
+                quality_score=candidate.quality_score,
+                external_character_id=candidate.matched.external_id,
+                person_name=candidate.matched.person,
+                matched_character=candidate.matched.character,
+                media_type=candidate.media_type or query.media_type,
+                year=candidate.year or query.year,
+            )
+        )
+
+
+def _describe(candidate: Candidate) -> str:
+    who = candidate.matched.person or candidate.matched.character or "an image"
+    role = f" as {candidate.matched.character!r}" if candidate.matched.person else ""
+    return f"{who}{role} (quality {candidate.quality_score})"
+
+
+def _not_found_reason(attempts: list[Attempt], unavailable: list[str]) -> str:
+    tried = [a for a in attempts if a.outcome in ("no_match", "unavailable")]
+    if unavailable and len(unavailable) == len(tried):
+        return "No source could be reached (" + "; ".join(a.reason for a in tried) + ")."
+    if not tried:
+        return "No source could answer: no local file matched and no provider is configured."
+    return "; ".join(f"{a.source}: {a.reason}" for a in tried)
+
+
+def _candidate_to(candidate: Candidate) -> dict[str, Any]:
+    return {
+        "image_url": candidate.image_url,
+        "source": candidate.source,
+        "quality_score": candidate.quality_score,
+        "matched": candidate.matched.as_dict(),
+        "media_type": candidate.media_type,
+        "year": candidate.year,
+        "title": candidate.title,
+    }
+
+
+def _candidate_from(data: dict[str, Any]) -> Candidate:
+    return Candidate(
+        image_url=data["image_url"],
+        source=data["source"],
+        quality_score=data["quality_score"],
+        matched=Match(**data.get("matched") or {}),
+        media_type=data.get("media_type"),
+        year=data.get("year"),
+        title=data.get("title"),
+    )
+
+
+def open_resolver(
+    settings: Settings,
+    *,
+    refresh: bool = False,
+    transport: Any = None,
+    policy: Any = None,
+) -> Resolver:
+    """A Resolver with its store, cache and HTTP client. Close with `close_resolver`."""
+    http = HttpClient(
+        rates=settings.rates,
+        bursts=settings.bursts,
+        timeout=settings.http_timeout,
+        transport=transport,
+        policy=policy,
+        secrets=settings.secrets(),
+    )
+    return Resolver(
+        settings=settings,
+        http=http,
+        cache=Cache(settings.cache_dir, refresh=refresh),
+        store=ImageStore(settings.db_path),
+    )
+
+
+async def close_resolver(resolver: Resolver) -> None:
+    await resolver.http.aclose()
+    resolver.cache.close()
+    resolver.store.close()
+
+
+def resolve_character(
+    query: Query,
+    settings: Settings,
+    options: ResolveOptions | None = None,
+    *,
+    transport: Any = None,
+) -> Resolution:
+    """Resolve one query synchronously (library entry point)."""
+    options = options or ResolveOptions()
+
+    async def run() -> Resolution:
+        resolver = open_resolver(settings, refresh=options.refresh, transport=transport)
+        try:
+            return await resolver.resolve(query, options)
+        finally:
+            await close_resolver(resolver)
+
+    return asyncio.run(run())
+
+
+__all__ = [
+    "ProviderUnavailable",
+    "ResolveOptions",
+    "Resolver",
+    "close_resolver",
+    "open_resolver",
+    "provider_steps",
+    "resolve_character",
+    "validate_query",
+]

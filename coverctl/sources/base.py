@@ -1,0 +1,122 @@
+"""What every image source looks like, and what it is given to work with."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+import httpx
+
+from coverctl.errors import ProviderResponseError
+from coverctl.models import Candidate, Query
+
+if TYPE_CHECKING:
+    from coverctl.config import Settings
+    from coverctl.http import HttpClient
+    from coverctl.store.cache import Cache
+    from coverctl.store.db import ImageStore
+
+T = TypeVar("T")
+
+
+@dataclass
+class SourceContext:
+    """Shared, long-lived things a source may use. One per process (or per batch)."""
+
+    settings: Settings
+    http: HttpClient
+    cache: Cache
+    store: ImageStore
+
+
+@dataclass
+class SourceAnswer:
+    """Candidates a source found (best first), or an empty list and the reason why not."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    reason: str = ""
+
+    @classmethod
+    def none(cls, reason: str) -> SourceAnswer:
+        return cls([], reason)
+
+
+class ImageSource(Protocol):
+    """One step of the cascade. Sources never print; they return answers or raise our errors."""
+
+    name: ClassVar[str]  # the step's name, e.g. "tmdb_movie" (shown by --explain)
+    provider: ClassVar[str | None]  # the rate-limited provider it calls, or None for local steps
+
+    def unavailable_reason(self, settings: Settings) -> str | None:
+        """None when the source can run; else why not (e.g. which variable is missing)."""
+        ...
+
+    async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer: ...
+
+
+async def cached_response(
+    ctx: SourceContext,
+    provider: str,
+    key_parts: tuple[object, ...],
+    fetch: Callable[[], Awaitable[T]],
+) -> T:
+    """A provider answer from the 24 h response cache, else fetched once (single-flight) and kept.
+
+    `key_parts` must not contain secrets; they are hashed into the key anyway.
+    """
+    from coverctl.store.cache import cache_key
+
+    key = cache_key(f"{provider}-response", *key_parts)
+    cached = ctx.cache.get("response", key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+
+    async def fetch_and_store() -> T:
+        value = await fetch()
+        ctx.cache.set("response", key, value, tag=provider)
+        return value
+
+    return await ctx.http.single_flight(key, fetch_and_store)
+
+
+def json_body(response: httpx.Response, provider: str) -> Any:
+    """The response's JSON, or ProviderResponseError when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ProviderResponseError(
+            provider, f"answered HTTP {response.status_code} with a body that is not JSON"
+        ) from None
+
+
+def expect_dict(value: Any, provider: str, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProviderResponseError(provider, f"{what} is not a JSON object")
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def year_of(date: Any) -> int | None:
+    """2008 from "2008-07-16" (or 2008, or "2008"); None for empty or junk."""
+    if isinstance(date, int) and not isinstance(date, bool):
+        return date if 1800 < date < 3000 else None
+    text = as_str(date)
+    return int(text[:4]) if len(text) >= 4 and text[:4].isdigit() else None

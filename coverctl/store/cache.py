@@ -1,0 +1,117 @@
+"""The on-disk cache (diskcache), one directory per tier with the design's lifetimes.
+
+Tiers:
+- ``resolution``: finished resolutions, 14 days;
+- ``response``: provider responses (search results, credits), 24 hours;
+- ``search``: web image search results, kept until cleared;
+- ``negative``: "nothing found" answers, 24 hours, so a batch does not ask again for the same miss.
+
+Keys are built from normalised parts and hashed, so they never contain a secret or a raw URL.
+Each entry is tagged with its source or provider so `cache clear --source S` can evict it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from coverctl.constants import CacheTTL
+
+KEY_VERSION = "v1"
+TIERS: dict[str, int | None] = {
+    "resolution": CacheTTL.RESOLUTION,
+    "response": CacheTTL.PROVIDER_RESPONSE,
+    "search": CacheTTL.WEB_SEARCH,
+    "negative": CacheTTL.NEGATIVE,
+}
+
+
+def cache_key(namespace: str, *parts: object) -> str:
+    """A stable, hashed key: `v1:<namespace>:<sha256 of the parts>`."""
+    payload = json.dumps([str(p) if p is not None else None for p in parts], ensure_ascii=False)
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return f"{KEY_VERSION}:{namespace}:{digest}"
+
+
+@dataclass(frozen=True)
+class TierStats:
+    tier: str
+    entries: int
+    bytes: int
+    hits: int
+    misses: int
+
+    @property
+    def hit_rate(self) -> float | None:
+        total = self.hits + self.misses
+        return self.hits / total if total else None
+
+
+class Cache:
+    """All cache tiers under one directory. `refresh=True` makes every read a miss."""
+
+    def __init__(self, directory: Path, *, refresh: bool = False) -> None:
+        self.directory = directory
+        self.refresh = refresh
+        self._tiers: dict[str, diskcache.Cache] = {}
+
+    def tier(self, name: str) -> diskcache.Cache:
+        if name not in TIERS:
+            raise KeyError(f"unknown cache tier {name!r}")
+        cache = self._tiers.get(name)
+        if cache is None:
+            cache = diskcache.Cache(
+                str(self.directory / name), tag_index=True, statistics=True, size_limit=2**32
+            )
+            self._tiers[name] = cache
+        return cache
+
+    def get(self, tier: str, key: str) -> Any | None:
+        if self.refresh:
+            return None
+        return self.tier(tier).get(key, default=None, retry=True)
+
+    def set(self, tier: str, key: str, value: Any, *, tag: str | None = None) -> None:
+        self.tier(tier).set(key, value, expire=TIERS[tier], tag=tag, retry=True)
+
+    def delete(self, tier: str, key: str) -> None:
+        self.tier(tier).delete(key, retry=True)
+
+    def clear(
+        self, *, tiers: Iterable[str] | None = None, expired_only: bool = False, tag: str | None = None
+    ) -> int:
+        """Remove entries; returns how many. With `tag`, only entries of that source/provider."""
+        removed = 0
+        for name in tiers or TIERS:
+            cache = self.tier(name)
+            if expired_only:
+                removed += cache.expire(retry=True)
+            elif tag is not None:
+                removed += cache.evict(tag, retry=True)
+            else:
+                removed += cache.clear(retry=True)
+                cache.stats(enable=True, reset=True)
+        return removed
+
+    def stats(self) -> list[TierStats]:
+        result = []
+        for name in TIERS:
+            cache = self.tier(name)
+            hits, misses = cache.stats()
+            result.append(
+                TierStats(
+                    tier=name, entries=len(cache), bytes=cache.volume(), hits=hits, misses=misses
+                )
+            )
+        return result
+
+    def close(self) -> None:
+        for cache in self._tiers.values():
+            cache.close()
+        self._tiers.clear()

@@ -1,0 +1,189 @@
+"""The local `character_images` table (SQLite through sqlite-utils), versioned and migrated.
+
+WAL mode so a batch can commit rows while `audit` reads. Each schema change is one function in
+`MIGRATIONS`; `PRAGMA user_version` records how many ran, so older files upgrade in place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from coverctl.errors import StoreError
+
+TABLE = "character_images"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db[TABLE].create(  # type: ignore[union-attr]
+        {
+            "id": str,
+            "character_name": str,
+            "movie_title": str,
+            "character_key": str,
+            "title_key": str,
+            "image_url": str,
+            "source": str,
+            "external_character_id": str,
+            "quality_score": int,
+            "person_name": str,
+            "matched_character": str,
+            "media_type": str,
+            "year": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"character_name", "movie_title", "image_url", "source", "quality_score"},
+    )
+    db.execute(
+        f"CREATE UNIQUE INDEX idx_{TABLE}_unique ON {TABLE}(character_key, title_key, source)"
+    )
+    db.execute(f"CREATE INDEX idx_{TABLE}_quality ON {TABLE}(quality_score DESC)")
+    db.execute(f"CREATE INDEX idx_{TABLE}_updated ON {TABLE}(updated_at)")
+
+
+def _migration_2(db: sqlite_utils.Database) -> None:
+    table = db[TABLE]
+    for column, kind in (
+        ("image_hash", str),
+        ("image_width", int),
+        ("image_height", int),
+        ("last_checked", str),
+        ("last_status", str),
+    ):
+        table.add_column(column, kind)  # type: ignore[union-attr]
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1, _migration_2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What the resolver stores for one (character, title, source)."""
+
+    character_name: str
+    movie_title: str
+    character_key: str
+    title_key: str
+    image_url: str
+    source: str
+    quality_score: int
+    external_character_id: str | None = None
+    person_name: str | None = None
+    matched_character: str | None = None
+    media_type: str | None = None
+    year: int | None = None
+    image_hash: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
+
+
+class ImageStore:
+    """The SQLite store. One instance per process; safe to share across asyncio tasks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self.db = sqlite_utils.Database(conn)
+            self._migrate()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(
+                f"Cannot open the store {path}: {exc}. Check COVERCTL_HOME points to a writable "
+                "directory, or move the damaged file away to start afresh."
+            ) from None
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The store {self.path} has schema version {version}, newer than this coverctl "
+                f"understands ({SCHEMA_VERSION}); upgrade coverctl."
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.db.conn:
+                MIGRATIONS[number](self.db)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def upsert(self, record: ImageRecord) -> str:
+        """Insert or update the row for (character, title, source); return its id."""
+        now = utc_now()
+        values = {k: v for k, v in record.__dict__.items()}
+        existing = self.db.execute(
+            f"SELECT id FROM {TABLE} WHERE character_key=? AND title_key=? AND source=?",
+            [record.character_key, record.title_key, record.source],
+        ).fetchone()
+        with self.db.conn:
+            if existing:
+                row_id = str(existing[0])
+                self.db[TABLE].update(row_id, {**values, "updated_at": now})  # type: ignore[union-attr]
+            else:
+                row_id = str(uuid.uuid4())
+                self.db[TABLE].insert(  # type: ignore[union-attr]
+                    {**values, "id": row_id, "created_at": now, "updated_at": now}
+                )
+        return row_id
+
+    def find(
+        self, character_key: str, title_key: str, sources: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows for one character and title, best quality first."""
+        sql = f"SELECT * FROM {TABLE} WHERE character_key=? AND title_key=?"
+        params: list[Any] = [character_key, title_key]
+        if sources:
+            sql += f" AND source IN ({','.join('?' * len(sources))})"
+            params.extend(sources)
+        sql += " ORDER BY quality_score DESC, updated_at DESC"
+        return list(self.db.query(sql, params))
+
+    def get(self, row_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id=?", [row_id]))
+        return rows[0] if rows else None
+
+    def iter_rows(
+        self,
+        where: str | None = None,
+        params: Sequence[Any] = (),
+        order_by: str = "updated_at",
+    ) -> Iterator[dict[str, Any]]:
+        sql = f"SELECT * FROM {TABLE}"
+        if where:
+            sql += f" WHERE {where}"
+        sql += f" ORDER BY {order_by}"
+        yield from self.db.query(sql, list(params))
+
+    def count(self, where: str | None = None, params: Sequence[Any] = ()) -> int:
+        sql = f"SELECT count(*) FROM {TABLE}" + (f" WHERE {where}" if where else "")
+        return int(self.db.execute(sql, list(params)).fetchone()[0])
+
+    def update_fields(self, row_id: str, fields: dict[str, Any]) -> None:
+        with self.db.conn:
+            self.db[TABLE].update(row_id, fields)  # type: ignore[union-attr]
+
+    def delete(self, row_id: str) -> None:
+        with self.db.conn:
+            self.db.execute(f"DELETE FROM {TABLE} WHERE id=?", [row_id])
