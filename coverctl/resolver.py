@@ -198,7 +198,7 @@ class Resolver:
             reason = source.unavailable_reason(self.settings)
             if reason:
                 attempts.append(Attempt(step, "skipped", reason))
-                self._notice(f"{step}: skipped, {reason}.")
+                self._notice(f"{reason}: {source.provider or step} is skipped.")
                 continue
             runnable.append(step)
         return runnable
@@ -264,7 +264,10 @@ def _not_found_reason(attempts: list[Attempt], unavailable: list[str]) -> str:
     if unavailable and len(unavailable) == len(tried):
         return "No source could be reached (" + "; ".join(a.reason for a in tried) + ")."
     if not tried:
-        return "No source could answer: no local file matched and no provider is configured."
+        return (
+            "No local override file matched and no provider could be asked "
+            "(set TMDB_API_KEY or TVDB_API_KEY, or add a file to the static directory)."
+        )
     return "; ".join(f"{a.source}: {a.reason}" for a in tried)
 
 

@@ -73,6 +73,8 @@ def _print_human(resolution, explain: bool) -> None:  # type: ignore[no-untyped-
         who = candidate.matched.person
         console.print(f"[bold green]found[/] {label}", markup=True)
         table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
         table.add_row("image", candidate.image_url)
         table.add_row("source", f"{candidate.source} (quality {candidate.quality_score})")
         if who or candidate.matched.character:

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coverctl.config import KNOWN_VARIABLES, Settings
+from coverctl.http import RetryPolicy
+from coverctl.models import Query, Resolution
+from coverctl.resolver import ResolveOptions, Resolver, close_resolver, open_resolver
+from tests.fakes.routing import HostRouter
+from tests.fakes.tmdb import VALID_KEY, FakeTmdb
+from tests.fakes.tvdb import VALID_API_KEY, FakeTvdb
+
+FAST_RETRIES = RetryPolicy(
+    attempts=3, wait_initial=0.001, wait_max=0.01, wait_jitter=0.001, breaker_threshold=50
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own COVERCTL_HOME and no credential from the developer's shell."""
+    for name in list(os.environ):
+        if name in KNOWN_VARIABLES or name.startswith("COVERCTL_"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("COVERCTL_HOME", str(home))
+    monkeypatch.setenv("COVERCTL_STATIC_DIR", str(tmp_path / "static"))
+    (tmp_path / "static" / "characters").mkdir(parents=True)
+    return home
+
+
+@pytest.fixture
+def static_dir(tmp_path: Path) -> Path:
+    return tmp_path / "static"
+
+
+@pytest.fixture
+def tmdb() -> FakeTmdb:
+    return FakeTmdb()
+
+
+@pytest.fixture
+def tvdb() -> FakeTvdb:
+    return FakeTvdb()
+
+
+@pytest.fixture
+def make_settings(isolated_environment: Path) -> Callable[..., Settings]:
+    def build(**env: str) -> Settings:
+        values = {
+            "COVERCTL_HOME": os.environ["COVERCTL_HOME"],
+            "COVERCTL_STATIC_DIR": os.environ["COVERCTL_STATIC_DIR"],
+            **env,
+        }
+        return Settings.from_env(values)
+
+    return build
+
+
+@pytest.fixture
+def provider_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(TMDB_API_KEY=VALID_KEY, TVDB_API_KEY=VALID_API_KEY, COVERCTL_WEB_SEARCH="0")
+
+
+class ResolverHarness:
+    """Runs resolutions against fakes through the real resolver, store and cache."""
+
+    def __init__(self, settings: Settings, router: HostRouter) -> None:
+        self.settings = settings
+        self.router = router
+        self.last_resolver: Resolver | None = None
+
+    def resolve(self, query: Query, **options: Any) -> Resolution:
+        return self.resolve_many([query], **options)[0]
+
+    def resolve_many(self, queries: list[Query], **options: Any) -> list[Resolution]:
+        async def run() -> list[Resolution]:
+            resolver = open_resolver(
+                self.settings,
+                refresh=options.get("refresh", False),
+                transport=self.router.transport(),
+                policy=FAST_RETRIES,
+            )
+            self.last_resolver = resolver
+            try:
+                return [await resolver.resolve(q, ResolveOptions(**options)) for q in queries]
+            finally:
+                await close_resolver(resolver)
+
+        return asyncio.run(run())
+
+
+@pytest.fixture
+def harness(provider_settings: Settings, tmdb: FakeTmdb, tvdb: FakeTvdb) -> Iterator[ResolverHarness]:
+    router = HostRouter({"api.themoviedb.org": tmdb, "api4.thetvdb.com": tvdb})
+    yield ResolverHarness(provider_settings, router)

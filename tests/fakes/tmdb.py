@@ -1,0 +1,261 @@
+"""A TMDB v3 fake with the real reply shapes (api-reference.md), including its error bodies."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tests.fakes.base import FakeService, json_response
+
+VALID_KEY = "0123456789abcdef0123456789abcdef"
+VALID_READ_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJlLXRlc3Q"
+
+INVALID_KEY_BODY = {
+    "status_code": 7,
+    "status_message": "Invalid API key: You must be granted a valid key.",
+    "success": False,
+}
+NOT_FOUND_BODY = {
+    "status_code": 34,
+    "status_message": "The resource you requested could not be found.",
+    "success": False,
+}
+RATE_LIMIT_BODY = {
+    "status_code": 25,
+    "status_message": "Your request count (41) is over the allowed limit of 40.",
+    "success": False,
+}
+
+
+def cast_member(
+    person_id: int, name: str, character: str, order: int, profile: str | None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "adult": False,
+        "gender": 2,
+        "id": person_id,
+        "known_for_department": "Acting",
+        "name": name,
+        "original_name": name,
+        "popularity": 20.5,
+        "profile_path": profile,
+        "cast_id": 100 + order,
+        "character": character,
+        "credit_id": f"52fe4{person_id:08x}",
+        "order": order,
+        **extra,
+    }
+
+
+MOVIES: dict[int, dict[str, Any]] = {
+    155: {
+        "title": "The Dark Knight",
+        "original_title": "The Dark Knight",
+        "release_date": "2008-07-16",
+        "popularity": 120.1,
+        "cast": [
+            cast_member(3894, "Christian Bale", "Bruce Wayne / Batman", 0, "/qCpZn2e3dimwbryLnqxZuI88PTi.jpg"),
+            cast_member(1810, "Heath Ledger", "Joker", 1, "/5Y9HnYYa9jF4NunY9lSgJGjSe8E.jpg"),
+            cast_member(6383, "Aaron Eckhart", "Harvey Dent / Two-Face", 2, "/u5JjnRMr9zKEVvOP7k3F6gdcwT6.jpg"),
+            cast_member(3895, "Michael Caine", "Alfred Pennyworth", 3, "/bVZRMlpjTAO2pJK6v90buFgVbSW.jpg"),
+            cast_member(64, "Gary Oldman", "Lt. James Gordon", 5, "/2v9FVVBUrrkW2m3QOcYkuhq9A6o.jpg"),
+            cast_member(57755, "Michael Jai White", "Gambol", 14, None),
+            cast_member(999001, "Uncredited Extra", "Bruce Wayne Fan (uncredited)", 90, "/extra.jpg"),
+        ],
+    },
+    285: {
+        "title": "Pirates of the Caribbean: The Curse of the Black Pearl",
+        "original_title": "Pirates of the Caribbean: The Curse of the Black Pearl",
+        "release_date": "2003-07-09",
+        "popularity": 90.0,
+        "cast": [
+            cast_member(85, "Johnny Depp", "Captain Jack Sparrow", 0, "/wcQnh1DNtgTaP8V0gyFXbqkVT8P.jpg"),
+            cast_member(114, "Orlando Bloom", "Will Turner", 1, "/dBzI3DC5HUxCsZQdFU3RHKRjxbB.jpg"),
+        ],
+    },
+    862: {
+        "title": "Toy Story",
+        "original_title": "Toy Story",
+        "release_date": "1995-11-22",
+        "popularity": 80.0,
+        "cast": [
+            cast_member(31, "Tom Hanks", "Woody (voice)", 0, "/xndWFsBlClOJFRdhSt4NBwiPq2o.jpg"),
+            cast_member(12898, "Tim Allen", "Buzz Lightyear (voice)", 1, "/6qlDjidQSKNcJFHhTSMTGvr8Okc.jpg"),
+        ],
+    },
+    438631: {
+        "title": "Dune",
+        "original_title": "Dune",
+        "release_date": "2021-09-15",
+        "popularity": 300.0,
+        "cast": [
+            cast_member(1190668, "Timothée Chalamet", "Paul Atreides", 0, "/BE2sdjpgsa2rNTFa66f7upkaOP.jpg"),
+        ],
+    },
+    841: {
+        "title": "Dune",
+        "original_title": "Dune",
+        "release_date": "1984-12-14",
+        "popularity": 40.0,
+        "cast": [
+            cast_member(6677, "Kyle MacLachlan", "Paul Atreides", 0, "/7DnGHAqrOhbwJsRkHe8ZeJ6nVmd.jpg"),
+        ],
+    },
+    272: {
+        "title": "Batman Begins",
+        "original_title": "Batman Begins",
+        "release_date": "2005-06-10",
+        "popularity": 70.0,
+        "cast": [
+            cast_member(1234567, "Gus Lewis", "Young Bruce Wayne", 0, "/young.jpg"),
+            cast_member(3894, "Christian Bale", "Bruce Wayne / Batman", 1, "/qCpZn2e3dimwbryLnqxZuI88PTi.jpg"),
+        ],
+    },
+}
+
+TV: dict[int, dict[str, Any]] = {
+    1396: {
+        "name": "Breaking Bad",
+        "original_name": "Breaking Bad",
+        "first_air_date": "2008-01-20",
+        "popularity": 200.0,
+        "cast": [
+            {
+                "adult": False,
+                "gender": 2,
+                "id": 17419,
+                "known_for_department": "Acting",
+                "name": "Bryan Cranston",
+                "original_name": "Bryan Cranston",
+                "popularity": 40.2,
+                "profile_path": "/7Jahy5LZX2Fo8fGJltMreAI49hC.jpg",
+                "roles": [{"credit_id": "52542282760ee313280017f9", "character": "Walter White", "episode_count": 62}],
+                "total_episode_count": 62,
+                "order": 0,
+            },
+            {
+                "adult": False,
+                "gender": 2,
+                "id": 84497,
+                "known_for_department": "Acting",
+                "name": "Aaron Paul",
+                "original_name": "Aaron Paul",
+                "popularity": 30.0,
+                "profile_path": None,
+                "roles": [{"credit_id": "x", "character": "Jesse Pinkman", "episode_count": 62}],
+                "total_episode_count": 62,
+                "order": 1,
+            },
+        ],
+    },
+}
+
+
+class FakeTmdb(FakeService):
+    name = "TMDB"
+
+    def __init__(self, *, key: str = VALID_KEY, read_token: str = VALID_READ_TOKEN) -> None:
+        super().__init__()
+        self.key = key
+        self.read_token = read_token
+        self.movies = {k: dict(v) for k, v in MOVIES.items()}
+        self.tv = {k: dict(v) for k, v in TV.items()}
+        self.route("GET", r"/3/search/movie", self._search_movie)
+        self.route("GET", r"/3/search/tv", self._search_tv)
+        self.route("GET", r"/3/movie/(?P<id>\d+)", self._movie)
+        self.route("GET", r"/3/tv/(?P<id>\d+)/aggregate_credits", self._tv_credits)
+        self.route("GET", r"/3/configuration", self._configuration)
+
+    # Auth is checked on every route, like the real API.
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle(request)
+        return response
+
+    def _authorised(self, request: httpx.Request) -> bool:
+        key = request.url.params.get("api_key")
+        bearer = request.headers.get("authorization", "")
+        return key == self.key or bearer == f"Bearer {self.read_token}"
+
+    def _guard(self, request: httpx.Request) -> httpx.Response | None:
+        if not self._authorised(request):
+            return json_response(401, INVALID_KEY_BODY)
+        return None
+
+    def _search(self, request: httpx.Request, items: dict[int, dict[str, Any]], kind: str) -> httpx.Response:
+        if (denied := self._guard(request)) is not None:
+            return denied
+        query = request.url.params.get("query", "").lower()
+        year_param = "year" if kind == "movie" else "first_air_date_year"
+        year = request.url.params.get(year_param)
+        date_field = "release_date" if kind == "movie" else "first_air_date"
+        title_field = "title" if kind == "movie" else "name"
+        results = []
+        for item_id, item in items.items():
+            words = re.sub(r"[^\w ]", " ", query).split()
+            haystack = re.sub(r"[^\w ]", " ", item[title_field].lower())
+            if not words or not all(w in haystack.split() for w in words):
+                continue
+            if year and not item[date_field].startswith(year):
+                continue
+            result = {k: v for k, v in item.items() if k != "cast"}
+            result.update(
+                {
+                    "id": item_id,
+                    "adult": False,
+                    "backdrop_path": None,
+                    "genre_ids": [18],
+                    "original_language": "en",
+                    "overview": "",
+                    "poster_path": f"/poster{item_id}.jpg",
+                    "vote_average": 8.0,
+                    "vote_count": 1000,
+                }
+            )
+            results.append(result)
+        results.sort(key=lambda r: -r["popularity"])
+        return json_response(
+            200,
+            {"page": 1, "results": results, "total_pages": 1, "total_results": len(results)},
+        )
+
+    def _search_movie(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        return self._search(request, self.movies, "movie")
+
+    def _search_tv(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        return self._search(request, self.tv, "tv")
+
+    def _movie(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if (denied := self._guard(request)) is not None:
+            return denied
+        movie = self.movies.get(int(match["id"]))
+        if movie is None:
+            return json_response(404, NOT_FOUND_BODY)
+        body = {k: v for k, v in movie.items() if k != "cast"}
+        body["id"] = int(match["id"])
+        if "credits" in request.url.params.get("append_to_response", ""):
+            body["credits"] = {"cast": movie["cast"], "crew": []}
+        return json_response(200, body)
+
+    def _tv_credits(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if (denied := self._guard(request)) is not None:
+            return denied
+        show = self.tv.get(int(match["id"]))
+        if show is None:
+            return json_response(404, NOT_FOUND_BODY)
+        return json_response(200, {"cast": show["cast"], "crew": [], "id": int(match["id"])})
+
+    def _configuration(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if (denied := self._guard(request)) is not None:
+            return denied
+        return json_response(
+            200,
+            {
+                "images": {
+                    "base_url": "http://image.tmdb.org/t/p/",
+                    "secure_base_url": "https://image.tmdb.org/t/p/",
+                    "profile_sizes": ["w45", "w185", "h632", "original"],
+                }
+            },
+        )

@@ -1,0 +1,185 @@
+"""A TheTVDB v4 fake: login, search, series extended, with the messy image fields of the real API."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+
+from tests.fakes.base import FakeService, json_response, parse_json_body
+
+VALID_API_KEY = "tvdb-key-5f2c9a1e-7d3b-4c8e-9a6f-2b1d0e4c8a7f"
+UNAUTHORIZED_BODY = {"status": "failure", "message": "Unauthorized", "data": None}
+
+
+def make_token(serial: int, lifetime: float = 30 * 24 * 3600) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part({'exp': int(time.time() + lifetime), 'n': serial})}.sig"
+
+
+def character(
+    char_id: int,
+    name: str,
+    person: str,
+    people_id: int,
+    *,
+    image: Any,
+    person_img: Any,
+    sort: int,
+    kind: int = 3,
+) -> dict[str, Any]:
+    return {
+        "id": char_id,
+        "name": name,
+        "peopleId": people_id,
+        "seriesId": 0,
+        "series": None,
+        "movie": None,
+        "movieId": None,
+        "episodeId": None,
+        "type": kind,
+        "image": image,
+        "sort": sort,
+        "isFeatured": sort < 3,
+        "url": f"https://thetvdb.com/people/{people_id}",
+        "nameTranslations": None,
+        "overviewTranslations": None,
+        "aliases": None,
+        "peopleType": "Actor",
+        "personName": person,
+        "tagOptions": None,
+        "personImgURL": person_img,
+    }
+
+
+SERIES: dict[int, dict[str, Any]] = {
+    81189: {
+        "name": "Breaking Bad",
+        "slug": "breaking-bad",
+        "year": "2008",
+        "aliases": [],
+        "translations": {"eng": "Breaking Bad", "deu": "Breaking Bad"},
+        "characters": [
+            character(
+                1, "Walter White", "Bryan Cranston", 250827,
+                image="/banners/v4/actor/250827/photo/6c9b7e.jpg",
+                person_img="https://artworks.thetvdb.com/banners/v4/people/250827/photo/p.jpg",
+                sort=1,
+            ),
+            character(
+                2, "Jesse Pinkman", "Aaron Paul", 250828,
+                image="", person_img="/banners/person/250828/jesse.jpg", sort=2,
+            ),
+            character(
+                3, "Skyler White", "Anna Gunn", 250829,
+                image="https://artworks.thetvdb.comhttps://artworks.thetvdb.com/banners/skyler.jpg",
+                person_img=None, sort=3,
+            ),
+            character(
+                4, "Hank Schrader", "Dean Norris", 250830, image=None, person_img=None, sort=4
+            ),
+            character(
+                5, "Vince Gilligan", "Vince Gilligan", 250831,
+                image="/banners/crew.jpg", person_img=None, sort=0, kind=1,
+            ),
+        ],
+    },
+    79212: {
+        "name": "聖闘士星矢",
+        "slug": "saint-seiya",
+        "year": "1986",
+        "aliases": ["Saint Seiya", "Knights of the Zodiac"],
+        "translations": {"jpn": "聖闘士星矢", "eng": "Saint Seiya"},
+        "characters": [
+            character(
+                11, "Pegasus Seiya", "Toru Furuya", 300001,
+                image="https://artworks.thetvdb.com/banners/seiya.jpg", person_img=None, sort=1,
+            ),
+        ],
+    },
+}
+
+
+class FakeTvdb(FakeService):
+    name = "TVDB"
+
+    def __init__(self, *, api_key: str = VALID_API_KEY) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.series = SERIES
+        self.tokens: set[str] = set()
+        self._serial = 0
+        self.route("POST", r"/v4/login", self._login)
+        self.route("GET", r"/v4/search", self._search)
+        self.route("GET", r"/v4/series/(?P<id>\d+)/extended", self._extended)
+
+    def expire_tokens(self) -> None:
+        """Forget every issued token, as the real service does when one goes stale."""
+        self.tokens.clear()
+
+    def _login(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        body = parse_json_body(request)
+        if not isinstance(body, dict) or body.get("apikey") != self.api_key:
+            return json_response(401, {"status": "failure", "message": "InvalidAPIKey", "data": None})
+        self._serial += 1
+        token = make_token(self._serial)
+        self.tokens.add(token)
+        return json_response(200, {"status": "success", "data": {"token": token}})
+
+    def _guard(self, request: httpx.Request) -> httpx.Response | None:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Bearer ") or header.removeprefix("Bearer ") not in self.tokens:
+            return json_response(401, UNAUTHORIZED_BODY)
+        return None
+
+    def _search(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if (denied := self._guard(request)) is not None:
+            return denied
+        query = request.url.params.get("query", "").lower()
+        year = request.url.params.get("year")
+        data = []
+        for series_id, series in self.series.items():
+            names = [series["name"], *series["aliases"], *series["translations"].values(), series["slug"]]
+            if not any(query in n.lower().replace("-", " ") for n in names):
+                continue
+            if year and series["year"] != year:
+                continue
+            data.append(
+                {
+                    "objectID": f"series-{series_id}",
+                    "id": f"series-{series_id}",
+                    "tvdb_id": str(series_id),
+                    "name": series["name"],
+                    "slug": series["slug"],
+                    "year": series["year"],
+                    "type": "series",
+                    "aliases": series["aliases"],
+                    "translations": series["translations"],
+                    "image_url": f"https://artworks.thetvdb.com/banners/posters/{series_id}-1.jpg",
+                    "primary_language": "eng",
+                    "remote_ids": [{"id": "1396", "type": 12, "sourceName": "TheMovieDB.com"}],
+                }
+            )
+        return json_response(200, {"status": "success", "data": data, "links": {"next": None}})
+
+    def _extended(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if (denied := self._guard(request)) is not None:
+            return denied
+        series = self.series.get(int(match["id"]))
+        if series is None:
+            return json_response(404, {"status": "failure", "message": "NotFoundException", "data": None})
+        data = {
+            "id": int(match["id"]),
+            "name": series["name"],
+            "slug": series["slug"],
+            "year": series["year"],
+            "characters": series["characters"],
+            "image": f"https://artworks.thetvdb.com/banners/posters/{match['id']}-1.jpg",
+        }
+        return json_response(200, {"status": "success", "data": data})
