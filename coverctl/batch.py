@@ -126,7 +126,9 @@ async def run_rows(
         if on_result is not None:
             on_result(result)
     summary.elapsed_s = time.perf_counter() - started
-    summary.provider_calls = {name: gate.stats.requests for name, gate in resolver.http.gates.items()}
+    summary.provider_calls = {
+        name: gate.stats.requests for name, gate in resolver.http.gates.items()
+    }
     summary.notices = list(resolver.notices)
     return summary
 

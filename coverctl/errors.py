@@ -61,7 +61,7 @@ class CredentialRejected(ConfigError):
 
 
 class ServiceUnreachable(ConfigError):
-    """A service the user explicitly asked for (an upload target, a push database) is unreachable."""
+    """A service the user explicitly asked for (upload target, push database) is unreachable."""
 
 
 class ProviderError(CoverctlError):

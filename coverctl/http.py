@@ -1,4 +1,4 @@
-"""One shared async HTTP client for every provider: pacing, Retry-After, retries, breaker, redaction.
+"""One shared async HTTP client for all providers: pacing, Retry-After, retries, breaker, redaction.
 
 Every provider call goes through `HttpClient.request`, which
 - waits for the provider's gate: a leaky-bucket rate limit (aiolimiter) shared by all tasks, plus
@@ -203,7 +203,7 @@ class HttpClient:
         """Run `factory()` once for concurrent callers with the same key; all get its result."""
         future = self._inflight.get(key)
         if future is not None:
-            return await asyncio.shield(future)  # type: ignore[no-any-return]
+            return await asyncio.shield(future)
         future = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:

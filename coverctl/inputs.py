@@ -138,7 +138,9 @@ def _make_row(number: int, fields: dict[str, Any]) -> InputRow:
     try:
         query = _query_from(fields)
     except ValueError as exc:
-        return InputRow(number, None, extra=_clean_extra(extra), error=f"Row {number}: {exc}", raw=raw)
+        return InputRow(
+            number, None, extra=_clean_extra(extra), error=f"Row {number}: {exc}", raw=raw
+        )
     return InputRow(number, query, extra=_clean_extra(extra), raw=raw)
 
 
@@ -184,7 +186,8 @@ def _query_from(fields: dict[str, Any]) -> Query:
         media_type = media_type.lower()
         if media_type not in MediaType.ALL:
             raise ValueError(
-                f"unknown media type {media_type!r}; use {', '.join(MediaType.ALL)} or leave it empty."
+                f"unknown media type {media_type!r}; "
+                f"use {', '.join(MediaType.ALL)} or leave it empty."
             )
     actor = _text(fields, "actor", "actor", required=False)
     assert character is not None and title is not None

@@ -153,13 +153,13 @@ class Resolver:
             cached = self.cache.get("resolution", key)
             if cached is not None:
                 attempts.append(Attempt("cache", "accepted", "resolved earlier (cached)"))
-                return Resolution(query, "resolved", _candidate_from(cached), True, attempts=attempts)
+                return Resolution(
+                    query, "resolved", _candidate_from(cached), True, attempts=attempts
+                )
             missed = self.cache.get("negative", key)
             if missed is not None:
                 attempts.append(Attempt("cache", "accepted", f"not found earlier: {missed}"))
-                return Resolution(
-                    query, "not_found", None, True, error=missed, attempts=attempts
-                )
+                return Resolution(query, "not_found", None, True, error=missed, attempts=attempts)
 
         unavailable: list[str] = []
         for step in steps:

@@ -64,7 +64,9 @@ def make_settings(isolated_environment: Path) -> Callable[..., Settings]:
 
 @pytest.fixture
 def provider_settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(TMDB_API_KEY=VALID_KEY, TVDB_API_KEY=VALID_API_KEY, COVERCTL_WEB_SEARCH="0")
+    return make_settings(
+        TMDB_API_KEY=VALID_KEY, TVDB_API_KEY=VALID_API_KEY, COVERCTL_WEB_SEARCH="0"
+    )
 
 
 class ResolverHarness:
@@ -96,6 +98,8 @@ class ResolverHarness:
 
 
 @pytest.fixture
-def harness(provider_settings: Settings, tmdb: FakeTmdb, tvdb: FakeTvdb) -> Iterator[ResolverHarness]:
+def harness(
+    provider_settings: Settings, tmdb: FakeTmdb, tvdb: FakeTvdb
+) -> Iterator[ResolverHarness]:
     router = HostRouter({"api.themoviedb.org": tmdb, "api4.thetvdb.com": tvdb})
     yield ResolverHarness(provider_settings, router)

@@ -16,7 +16,10 @@ def test_lead_actor_profile_is_returned_with_tmdb_quality(harness: ResolverHarne
     result = harness.resolve(DARK_KNIGHT)
     assert result.status == "resolved"
     assert result.candidate is not None
-    assert result.candidate.image_url == "https://image.tmdb.org/t/p/w500/qCpZn2e3dimwbryLnqxZuI88PTi.jpg"
+    assert (
+        result.candidate.image_url
+        == "https://image.tmdb.org/t/p/w500/qCpZn2e3dimwbryLnqxZuI88PTi.jpg"
+    )
     assert result.candidate.source == "tmdb"
     assert result.candidate.quality_score == 50
     assert result.candidate.matched.person == "Christian Bale"
@@ -24,7 +27,9 @@ def test_lead_actor_profile_is_returned_with_tmdb_quality(harness: ResolverHarne
     assert result.candidate.matched.external_id == "3894"
 
 
-def test_search_uses_year_and_details_fetch_appends_credits(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+def test_search_uses_year_and_details_fetch_appends_credits(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
     harness.resolve(DARK_KNIGHT)
     search, details = tmdb.requests
     assert search.url.path == "/3/search/movie"
@@ -33,7 +38,9 @@ def test_search_uses_year_and_details_fetch_appends_credits(harness: ResolverHar
     assert details.url.params["append_to_response"] == "credits"
 
 
-def test_second_resolution_is_a_cache_hit_without_requests(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+def test_second_resolution_is_a_cache_hit_without_requests(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
     first = harness.resolve(DARK_KNIGHT)
     sent = len(tmdb.requests)
     second = harness.resolve(DARK_KNIGHT)
@@ -43,7 +50,9 @@ def test_second_resolution_is_a_cache_hit_without_requests(harness: ResolverHarn
     assert len(tmdb.requests) == sent
 
 
-def test_many_characters_of_one_title_cost_two_requests(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+def test_many_characters_of_one_title_cost_two_requests(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
     names = ["Bruce Wayne", "Joker", "Harvey Dent", "Alfred Pennyworth", "James Gordon"]
     results = harness.resolve_many([Query(n, "The Dark Knight", 2008, "movie") for n in names])
     assert [r.status for r in results] == ["resolved"] * len(names)
@@ -57,7 +66,9 @@ def test_refresh_bypasses_the_cache(harness: ResolverHarness, tmdb: FakeTmdb) ->
 
 
 def test_partial_credit_matches_captain_jack_sparrow(harness: ResolverHarness) -> None:
-    result = harness.resolve(Query("Jack Sparrow", "Pirates of the Caribbean: The Curse of the Black Pearl"))
+    result = harness.resolve(
+        Query("Jack Sparrow", "Pirates of the Caribbean: The Curse of the Black Pearl")
+    )
     assert result.candidate is not None
     assert result.candidate.matched.person == "Johnny Depp"
 
@@ -81,7 +92,9 @@ def test_plain_character_beats_young_variant_listed_first(harness: ResolverHarne
     assert result.candidate.matched.person == "Christian Bale"
 
 
-def test_match_without_profile_photo_is_not_replaced_by_another_person(harness: ResolverHarness) -> None:
+def test_match_without_profile_photo_is_not_replaced_by_another_person(
+    harness: ResolverHarness,
+) -> None:
     result = harness.resolve(Query("Gambol", "The Dark Knight", 2008, "movie"))
     assert result.status == "not_found"
     assert result.candidate is None
@@ -95,7 +108,9 @@ def test_unknown_character_is_not_found_with_reason(harness: ResolverHarness) ->
     assert "Gandalf" in (result.error or "")
 
 
-def test_tv_show_uses_aggregate_credits_and_tv_quality(harness: ResolverHarness, tmdb: FakeTmdb, tvdb) -> None:  # type: ignore[no-untyped-def]
+def test_tv_show_uses_aggregate_credits_and_tv_quality(
+    harness: ResolverHarness, tmdb: FakeTmdb, tvdb
+) -> None:  # type: ignore[no-untyped-def]
     tvdb.series = {}  # TVDB knows nothing: TMDB TV answers
     result = harness.resolve(Query("Walter White", "Breaking Bad", None, "tv"))
     assert result.candidate is not None
@@ -104,7 +119,9 @@ def test_tv_show_uses_aggregate_credits_and_tv_quality(harness: ResolverHarness,
     assert "/3/tv/1396/aggregate_credits" in tmdb.paths()
 
 
-def test_unknown_media_type_falls_back_from_movie_to_tv(harness: ResolverHarness, tmdb: FakeTmdb, tvdb) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_media_type_falls_back_from_movie_to_tv(
+    harness: ResolverHarness, tmdb: FakeTmdb, tvdb
+) -> None:  # type: ignore[no-untyped-def]
     tvdb.series = {}
     result = harness.resolve(Query("Walter White", "Breaking Bad"))
     assert result.candidate is not None and result.candidate.matched.person == "Bryan Cranston"
@@ -112,7 +129,9 @@ def test_unknown_media_type_falls_back_from_movie_to_tv(harness: ResolverHarness
     assert "/3/search/tv" in tmdb.paths()
 
 
-def test_invalid_key_is_a_credential_error_naming_the_variable(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+def test_invalid_key_is_a_credential_error_naming_the_variable(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
     tmdb.key = "another-key"
     with pytest.raises(CredentialRejected) as caught:
         harness.resolve(DARK_KNIGHT)
@@ -131,7 +150,9 @@ def test_v4_read_token_is_sent_as_bearer(make_settings, tmdb: FakeTmdb, tvdb) ->
     assert tmdb.requests[0].headers["authorization"] == f"Bearer {VALID_READ_TOKEN}"
 
 
-def test_rate_limit_429_is_waited_out_then_succeeds(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+def test_rate_limit_429_is_waited_out_then_succeeds(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
     tmdb.fail_next(r"/search/movie", 429, RATE_LIMIT_BODY, headers={"Retry-After": "0.2"})
     result = harness.resolve(DARK_KNIGHT)
     assert result.status == "resolved"
@@ -140,13 +161,20 @@ def test_rate_limit_429_is_waited_out_then_succeeds(harness: ResolverHarness, tm
 
 
 def test_server_errors_are_retried(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
-    tmdb.fail_next(r"/movie/155", 503, {"status_code": 11, "status_message": "Internal error", "success": False}, times=2)
+    tmdb.fail_next(
+        r"/movie/155",
+        503,
+        {"status_code": 11, "status_message": "Internal error", "success": False},
+        times=2,
+    )
     result = harness.resolve(DARK_KNIGHT)
     assert result.status == "resolved"
     assert tmdb.count(r"/movie/155") == 3
 
 
-def test_persistent_outage_marks_source_unavailable_and_is_not_cached(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+def test_persistent_outage_marks_source_unavailable_and_is_not_cached(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
     tmdb.fail_next(r"/search/movie", 502, None, raw=b"<html>Bad gateway</html>", times=3)
     result = harness.resolve(DARK_KNIGHT)
     assert result.status == "not_found"
@@ -157,7 +185,12 @@ def test_persistent_outage_marks_source_unavailable_and_is_not_cached(harness: R
 
 
 def test_malformed_json_makes_source_unavailable(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
-    tmdb.fail_next(r"/search/movie", 200, raw=b'{"page": 1, "results": [', headers={"Content-Type": "application/json"})
+    tmdb.fail_next(
+        r"/search/movie",
+        200,
+        raw=b'{"page": 1, "results": [',
+        headers={"Content-Type": "application/json"},
+    )
     result = harness.resolve(DARK_KNIGHT)
     assert result.status == "not_found"
     assert result.unavailable_sources == ["tmdb_movie"]

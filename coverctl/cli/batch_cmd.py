@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
         generate: bool = typer.Option(False, "--generate", help="Allow AI generation (costs)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary table."),
         as_json: bool = typer.Option(
-            False, "--json", help="Print the summary as one JSON object (to stderr if results go to stdout)."
+            False,
+            "--json",
+            help="Print the summary as one JSON object (to stderr if results go to stdout).",
         ),
     ) -> int:
         """Resolve every row of a CSV/JSONL file, streaming results as JSONL or CSV."""
@@ -56,7 +58,7 @@ def register(app: typer.Typer) -> None:
         return ExitCode.OK if summary.complete else ExitCode.INCOMPLETE
 
 
-def _print_summary(summary, out, console) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(summary, out, console) -> None:
     from rich.table import Table
 
     from coverctl.cli.common import stdout_console

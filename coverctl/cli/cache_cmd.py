@@ -27,9 +27,9 @@ def clear(
     settings = load_settings()
     cache = Cache(settings.cache_dir)
     try:
-        tiers = list(TIERS) if (all_tiers or expired or source) else [
-            t for t in TIERS if t != "search"
-        ]
+        tiers = (
+            list(TIERS) if (all_tiers or expired or source) else [t for t in TIERS if t != "search"]
+        )
         removed = cache.clear(tiers=tiers, expired_only=expired, tag=source)
     finally:
         cache.close()

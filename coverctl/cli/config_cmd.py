@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-config_app = typer.Typer(help="Keys and settings kept in COVERCTL_HOME/config.toml.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Keys and settings kept in COVERCTL_HOME/config.toml.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

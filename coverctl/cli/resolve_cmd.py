@@ -10,7 +10,7 @@ from coverctl.errors import ExitCode
 def register(app: typer.Typer) -> None:
     @app.command(
         "resolve",
-        epilog='Example: coverctl resolve "Bruce Wayne" --title "The Dark Knight" --year 2008 --json',
+        epilog='Example: coverctl resolve "Bruce Wayne" --title "The Dark Knight" --year 2008',
     )
     def resolve(
         character: str = typer.Argument(..., help="Character name, e.g. 'Bruce Wayne'."),
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         query = Query(character, title, year, media_type, actor)
         options = ResolveOptions(refresh=refresh, network=not no_network, generate=generate)
 
-        async def run():  # type: ignore[no-untyped-def]
+        async def run():
             resolver = open_resolver(settings, refresh=refresh)
             try:
                 return await resolver.resolve(query, options), list(resolver.notices)
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         return ExitCode.OK if resolution.status == "resolved" else ExitCode.INCOMPLETE
 
 
-def _print_human(resolution, explain: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_human(resolution, explain: bool) -> None:
     from rich.table import Table
 
     from coverctl.cli.common import stdout_console

@@ -70,7 +70,7 @@ async def cached_response(
     key = cache_key(f"{provider}-response", *key_parts)
     cached = ctx.cache.get("response", key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     async def fetch_and_store() -> T:
         value = await fetch()

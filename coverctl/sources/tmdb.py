@@ -81,7 +81,11 @@ def parse_cast(payload: Any, media: str) -> list[dict[str, Any]]:
         if media == MediaType.MOVIE:
             character = as_str(item.get("character"))
         else:
-            roles = [as_str(r.get("character")) for r in as_list(item.get("roles")) if isinstance(r, dict)]
+            roles = [
+                as_str(r.get("character"))
+                for r in as_list(item.get("roles"))
+                if isinstance(r, dict)
+            ]
             character = " / ".join(r for r in roles if r) or as_str(item.get("character"))
         order = as_int(item.get("order"))
         members.append(
@@ -122,12 +126,12 @@ class _TmdbSource:
             raise CredentialRejected("TMDB", ENV_KEY, detail)
         if response.status_code >= 400:
             message = as_str(body.get("status_message")) if isinstance(body, dict) else ""
-            raise ProviderResponseError(
-                PROVIDER, f"HTTP {response.status_code} {message}".strip()
-            )
+            raise ProviderResponseError(PROVIDER, f"HTTP {response.status_code} {message}".strip())
         return body
 
-    async def _search(self, ctx: SourceContext, title: str, year: int | None) -> list[dict[str, Any]]:
+    async def _search(
+        self, ctx: SourceContext, title: str, year: int | None
+    ) -> list[dict[str, Any]]:
         path = f"/search/{self.media}"
         year_param = "year" if self.media == MediaType.MOVIE else "first_air_date_year"
 
@@ -186,7 +190,9 @@ class _TmdbSource:
         if not isinstance(found, CastMatch):
             return SourceAnswer.none(found.reason)
         member = by_id[found.member.person_id]
-        match = Match(person=member["name"], character=member["character"], external_id=member["id"])
+        match = Match(
+            person=member["name"], character=member["character"], external_id=member["id"]
+        )
         override = find_actor_file(
             ctx.settings.static_dir,
             person_name=member["name"],

@@ -178,7 +178,9 @@ class TvdbSource:
             body = json_body(response, PROVIDER)
             if response.status_code >= 400:
                 message = as_str(body.get("message")) if isinstance(body, dict) else ""
-                raise ProviderResponseError(PROVIDER, f"HTTP {response.status_code} {message}".strip())
+                raise ProviderResponseError(
+                    PROVIDER, f"HTTP {response.status_code} {message}".strip()
+                )
             return body
 
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:

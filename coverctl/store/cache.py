@@ -84,7 +84,11 @@ class Cache:
         self.tier(tier).delete(key, retry=True)
 
     def clear(
-        self, *, tiers: Iterable[str] | None = None, expired_only: bool = False, tag: str | None = None
+        self,
+        *,
+        tiers: Iterable[str] | None = None,
+        expired_only: bool = False,
+        tag: str | None = None,
     ) -> int:
         """Remove entries; returns how many. With `tag`, only entries of that source/provider."""
         removed = 0

@@ -120,8 +120,9 @@ def serve(*fakes: FakeService, prefixes: tuple[str, ...] | None = None) -> Itera
         def _dispatch(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            for prefix, fake in routing:
+            for prefix, candidate in routing:
                 if self.path.startswith(prefix):
+                    fake = candidate
                     break
             else:  # pragma: no cover - a test wiring mistake
                 self.send_error(599)

@@ -56,13 +56,31 @@ MOVIES: dict[int, dict[str, Any]] = {
         "release_date": "2008-07-16",
         "popularity": 120.1,
         "cast": [
-            cast_member(3894, "Christian Bale", "Bruce Wayne / Batman", 0, "/qCpZn2e3dimwbryLnqxZuI88PTi.jpg"),
+            cast_member(
+                3894,
+                "Christian Bale",
+                "Bruce Wayne / Batman",
+                0,
+                "/qCpZn2e3dimwbryLnqxZuI88PTi.jpg",
+            ),
             cast_member(1810, "Heath Ledger", "Joker", 1, "/5Y9HnYYa9jF4NunY9lSgJGjSe8E.jpg"),
-            cast_member(6383, "Aaron Eckhart", "Harvey Dent / Two-Face", 2, "/u5JjnRMr9zKEVvOP7k3F6gdcwT6.jpg"),
-            cast_member(3895, "Michael Caine", "Alfred Pennyworth", 3, "/bVZRMlpjTAO2pJK6v90buFgVbSW.jpg"),
-            cast_member(64, "Gary Oldman", "Lt. James Gordon", 5, "/2v9FVVBUrrkW2m3QOcYkuhq9A6o.jpg"),
+            cast_member(
+                6383,
+                "Aaron Eckhart",
+                "Harvey Dent / Two-Face",
+                2,
+                "/u5JjnRMr9zKEVvOP7k3F6gdcwT6.jpg",
+            ),
+            cast_member(
+                3895, "Michael Caine", "Alfred Pennyworth", 3, "/bVZRMlpjTAO2pJK6v90buFgVbSW.jpg"
+            ),
+            cast_member(
+                64, "Gary Oldman", "Lt. James Gordon", 5, "/2v9FVVBUrrkW2m3QOcYkuhq9A6o.jpg"
+            ),
             cast_member(57755, "Michael Jai White", "Gambol", 14, None),
-            cast_member(999001, "Uncredited Extra", "Bruce Wayne Fan (uncredited)", 90, "/extra.jpg"),
+            cast_member(
+                999001, "Uncredited Extra", "Bruce Wayne Fan (uncredited)", 90, "/extra.jpg"
+            ),
         ],
     },
     285: {
@@ -71,7 +89,9 @@ MOVIES: dict[int, dict[str, Any]] = {
         "release_date": "2003-07-09",
         "popularity": 90.0,
         "cast": [
-            cast_member(85, "Johnny Depp", "Captain Jack Sparrow", 0, "/wcQnh1DNtgTaP8V0gyFXbqkVT8P.jpg"),
+            cast_member(
+                85, "Johnny Depp", "Captain Jack Sparrow", 0, "/wcQnh1DNtgTaP8V0gyFXbqkVT8P.jpg"
+            ),
             cast_member(114, "Orlando Bloom", "Will Turner", 1, "/dBzI3DC5HUxCsZQdFU3RHKRjxbB.jpg"),
         ],
     },
@@ -82,7 +102,9 @@ MOVIES: dict[int, dict[str, Any]] = {
         "popularity": 80.0,
         "cast": [
             cast_member(31, "Tom Hanks", "Woody (voice)", 0, "/xndWFsBlClOJFRdhSt4NBwiPq2o.jpg"),
-            cast_member(12898, "Tim Allen", "Buzz Lightyear (voice)", 1, "/6qlDjidQSKNcJFHhTSMTGvr8Okc.jpg"),
+            cast_member(
+                12898, "Tim Allen", "Buzz Lightyear (voice)", 1, "/6qlDjidQSKNcJFHhTSMTGvr8Okc.jpg"
+            ),
         ],
     },
     438631: {
@@ -91,7 +113,9 @@ MOVIES: dict[int, dict[str, Any]] = {
         "release_date": "2021-09-15",
         "popularity": 300.0,
         "cast": [
-            cast_member(1190668, "Timothée Chalamet", "Paul Atreides", 0, "/BE2sdjpgsa2rNTFa66f7upkaOP.jpg"),
+            cast_member(
+                1190668, "Timothée Chalamet", "Paul Atreides", 0, "/BE2sdjpgsa2rNTFa66f7upkaOP.jpg"
+            ),
         ],
     },
     841: {
@@ -100,7 +124,9 @@ MOVIES: dict[int, dict[str, Any]] = {
         "release_date": "1984-12-14",
         "popularity": 40.0,
         "cast": [
-            cast_member(6677, "Kyle MacLachlan", "Paul Atreides", 0, "/7DnGHAqrOhbwJsRkHe8ZeJ6nVmd.jpg"),
+            cast_member(
+                6677, "Kyle MacLachlan", "Paul Atreides", 0, "/7DnGHAqrOhbwJsRkHe8ZeJ6nVmd.jpg"
+            ),
         ],
     },
     272: {
@@ -110,7 +136,13 @@ MOVIES: dict[int, dict[str, Any]] = {
         "popularity": 70.0,
         "cast": [
             cast_member(1234567, "Gus Lewis", "Young Bruce Wayne", 0, "/young.jpg"),
-            cast_member(3894, "Christian Bale", "Bruce Wayne / Batman", 1, "/qCpZn2e3dimwbryLnqxZuI88PTi.jpg"),
+            cast_member(
+                3894,
+                "Christian Bale",
+                "Bruce Wayne / Batman",
+                1,
+                "/qCpZn2e3dimwbryLnqxZuI88PTi.jpg",
+            ),
         ],
     },
 }
@@ -131,7 +163,13 @@ TV: dict[int, dict[str, Any]] = {
                 "original_name": "Bryan Cranston",
                 "popularity": 40.2,
                 "profile_path": "/7Jahy5LZX2Fo8fGJltMreAI49hC.jpg",
-                "roles": [{"credit_id": "52542282760ee313280017f9", "character": "Walter White", "episode_count": 62}],
+                "roles": [
+                    {
+                        "credit_id": "52542282760ee313280017f9",
+                        "character": "Walter White",
+                        "episode_count": 62,
+                    }
+                ],
                 "total_episode_count": 62,
                 "order": 0,
             },
@@ -183,7 +221,9 @@ class FakeTmdb(FakeService):
             return json_response(401, INVALID_KEY_BODY)
         return None
 
-    def _search(self, request: httpx.Request, items: dict[int, dict[str, Any]], kind: str) -> httpx.Response:
+    def _search(
+        self, request: httpx.Request, items: dict[int, dict[str, Any]], kind: str
+    ) -> httpx.Response:
         if (denied := self._guard(request)) is not None:
             return denied
         query = request.url.params.get("query", "").lower()

@@ -1,4 +1,4 @@
-"""A TheTVDB v4 fake: login, search, series extended, with the messy image fields of the real API."""
+"""A TheTVDB v4 fake: login, search, series extended, with the real API's messy image fields."""
 
 from __future__ import annotations
 
@@ -67,26 +67,44 @@ SERIES: dict[int, dict[str, Any]] = {
         "translations": {"eng": "Breaking Bad", "deu": "Breaking Bad"},
         "characters": [
             character(
-                1, "Walter White", "Bryan Cranston", 250827,
+                1,
+                "Walter White",
+                "Bryan Cranston",
+                250827,
                 image="/banners/v4/actor/250827/photo/6c9b7e.jpg",
                 person_img="https://artworks.thetvdb.com/banners/v4/people/250827/photo/p.jpg",
                 sort=1,
             ),
             character(
-                2, "Jesse Pinkman", "Aaron Paul", 250828,
-                image="", person_img="/banners/person/250828/jesse.jpg", sort=2,
+                2,
+                "Jesse Pinkman",
+                "Aaron Paul",
+                250828,
+                image="",
+                person_img="/banners/person/250828/jesse.jpg",
+                sort=2,
             ),
             character(
-                3, "Skyler White", "Anna Gunn", 250829,
+                3,
+                "Skyler White",
+                "Anna Gunn",
+                250829,
                 image="https://artworks.thetvdb.comhttps://artworks.thetvdb.com/banners/skyler.jpg",
-                person_img=None, sort=3,
+                person_img=None,
+                sort=3,
             ),
             character(
                 4, "Hank Schrader", "Dean Norris", 250830, image=None, person_img=None, sort=4
             ),
             character(
-                5, "Vince Gilligan", "Vince Gilligan", 250831,
-                image="/banners/crew.jpg", person_img=None, sort=0, kind=1,
+                5,
+                "Vince Gilligan",
+                "Vince Gilligan",
+                250831,
+                image="/banners/crew.jpg",
+                person_img=None,
+                sort=0,
+                kind=1,
             ),
         ],
     },
@@ -98,8 +116,13 @@ SERIES: dict[int, dict[str, Any]] = {
         "translations": {"jpn": "聖闘士星矢", "eng": "Saint Seiya"},
         "characters": [
             character(
-                11, "Pegasus Seiya", "Toru Furuya", 300001,
-                image="https://artworks.thetvdb.com/banners/seiya.jpg", person_img=None, sort=1,
+                11,
+                "Pegasus Seiya",
+                "Toru Furuya",
+                300001,
+                image="https://artworks.thetvdb.com/banners/seiya.jpg",
+                person_img=None,
+                sort=1,
             ),
         ],
     },
@@ -126,7 +149,9 @@ class FakeTvdb(FakeService):
     def _login(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
         body = parse_json_body(request)
         if not isinstance(body, dict) or body.get("apikey") != self.api_key:
-            return json_response(401, {"status": "failure", "message": "InvalidAPIKey", "data": None})
+            return json_response(
+                401, {"status": "failure", "message": "InvalidAPIKey", "data": None}
+            )
         self._serial += 1
         token = make_token(self._serial)
         self.tokens.add(token)
@@ -145,7 +170,12 @@ class FakeTvdb(FakeService):
         year = request.url.params.get("year")
         data = []
         for series_id, series in self.series.items():
-            names = [series["name"], *series["aliases"], *series["translations"].values(), series["slug"]]
+            names = [
+                series["name"],
+                *series["aliases"],
+                *series["translations"].values(),
+                series["slug"],
+            ]
             if not any(query in n.lower().replace("-", " ") for n in names):
                 continue
             if year and series["year"] != year:
@@ -173,7 +203,9 @@ class FakeTvdb(FakeService):
             return denied
         series = self.series.get(int(match["id"]))
         if series is None:
-            return json_response(404, {"status": "failure", "message": "NotFoundException", "data": None})
+            return json_response(
+                404, {"status": "failure", "message": "NotFoundException", "data": None}
+            )
         data = {
             "id": int(match["id"]),
             "name": series["name"],
