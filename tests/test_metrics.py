@@ -160,6 +160,8 @@ def test_run_that_never_succeeded_reports_zero(tmp_path: Path) -> None:
     ],
 )
 def test_failed_write_leaves_old_file_and_no_temp_file(tmp_path: Path, target: str) -> None:
+    tmp_path = tmp_path / "metrics"
+    tmp_path.mkdir()
     path = tmp_path / "batch.prom"
     metrics = filled_metrics()
     metrics.write(path)
