@@ -212,6 +212,8 @@ def test_ten_thousand_cards_render_quickly() -> None:
 
 
 def test_write_report_replaces_the_file_atomically(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "reports"
+    tmp_path.mkdir()
     target = tmp_path / "report.html"
     write_report(target, [make_card(1)], generated_at=datetime(2025, 1, 21, tzinfo=UTC))
     first = target.read_text(encoding="utf-8")
