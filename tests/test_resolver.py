@@ -1,0 +1,197 @@
+"""The cascade's order and bookkeeping, against fakes and real local files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coverctl.errors import UsageError
+from coverctl.models import Query
+from coverctl.resolver import provider_steps, validate_query
+from coverctl.store.db import ImageRecord, ImageStore
+from tests.conftest import ResolverHarness
+from tests.fakes.tmdb import FakeTmdb
+
+DARK_KNIGHT = Query("Bruce Wayne", "The Dark Knight", 2008, "movie")
+
+
+def jpeg_bytes(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 60, 30)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_local_override_file_wins_without_any_request(
+    harness: ResolverHarness, static_dir: Path, tmdb: FakeTmdb
+) -> None:
+    path = static_dir / "characters" / "character_specific_image_bruce_wayne.jpg"
+    path.write_bytes(jpeg_bytes(200, 300))
+    result = harness.resolve(DARK_KNIGHT)
+    assert result.candidate is not None
+    assert result.candidate.source == "character_specific"
+    assert result.candidate.quality_score == 100
+    assert result.candidate.image_url == str(path.resolve())
+    assert tmdb.requests == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["character_specific_image_bruce_wayne.png", "bruce_wayne_profile.jpg", "bruce_wayne.png"],
+)
+def test_every_design_file_pattern_is_found(
+    harness: ResolverHarness, static_dir: Path, name: str
+) -> None:
+    (static_dir / name).write_bytes(jpeg_bytes(100, 100))
+    result = harness.resolve(DARK_KNIGHT)
+    assert result.candidate is not None and result.candidate.image_url.endswith(name)
+
+
+def test_local_file_is_served_through_backend_url_when_set(
+    make_settings, static_dir: Path, tmdb: FakeTmdb
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.routing import HostRouter
+
+    (static_dir / "characters" / "bruce_wayne.jpg").write_bytes(jpeg_bytes(100, 100))
+    settings = make_settings(BACKEND_URL="https://backend.example/")
+    result = ResolverHarness(settings, HostRouter({})).resolve(DARK_KNIGHT)
+    assert result.candidate is not None
+    assert (
+        result.candidate.image_url
+        == "https://backend.example/api/image-no-auth/characters/bruce_wayne.jpg"
+    )
+
+
+def test_media_actor_override_replaces_the_tmdb_photo_of_the_matched_person(
+    harness: ResolverHarness, static_dir: Path
+) -> None:
+    (static_dir / "155_3894.jpg").write_bytes(jpeg_bytes(100, 100))
+    result = harness.resolve(DARK_KNIGHT)
+    assert result.candidate is not None
+    assert result.candidate.source == "character_specific"
+    assert result.candidate.matched.person == "Christian Bale"
+    assert result.candidate.image_url.endswith("155_3894.jpg")
+
+
+def test_actor_override_is_used_only_for_the_matched_actor(
+    harness: ResolverHarness, static_dir: Path
+) -> None:
+    (static_dir / "actor_specific_image_heath_ledger.jpg").write_bytes(jpeg_bytes(100, 100))
+    bruce = harness.resolve(DARK_KNIGHT)
+    joker = harness.resolve(Query("Joker", "The Dark Knight", 2008, "movie"))
+    assert bruce.candidate is not None and bruce.candidate.source == "tmdb"
+    assert joker.candidate is not None and joker.candidate.image_url.endswith(
+        "actor_specific_image_heath_ledger.jpg"
+    )
+
+
+def test_stored_ai_image_beats_providers(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+    store = ImageStore(harness.settings.db_path)
+    store.upsert(
+        ImageRecord(
+            "Bruce Wayne",
+            "The Dark Knight",
+            "bruce wayne",
+            "the dark knight",
+            "/image/anonymous_123.jpg",
+            "ai_generated",
+            80,
+        )
+    )
+    store.close()
+    result = harness.resolve(DARK_KNIGHT)
+    assert result.candidate is not None
+    assert result.candidate.source == "ai_generated" and result.candidate.quality_score == 80
+    assert result.candidate.image_url == "/api/image-no-auth/anonymous_123.jpg"
+    assert tmdb.requests == []
+
+
+def test_provider_row_with_tmp_in_url_is_not_taken_for_ai(harness: ResolverHarness) -> None:
+    store = ImageStore(harness.settings.db_path)
+    store.upsert(
+        ImageRecord(
+            "Bruce Wayne",
+            "The Dark Knight",
+            "bruce wayne",
+            "the dark knight",
+            "https://image.tmdb.org/t/p/w500/tmpxyz.jpg",
+            "tmdb",
+            50,
+        )
+    )
+    store.close()
+    result = harness.resolve(DARK_KNIGHT)
+    assert result.candidate is not None and result.candidate.source == "tmdb"
+    assert not result.cache_hit
+
+
+def test_resolution_is_recorded_in_the_store(harness: ResolverHarness) -> None:
+    harness.resolve(DARK_KNIGHT)
+    store = ImageStore(harness.settings.db_path)
+    rows = store.find("bruce wayne", "the dark knight")
+    assert len(rows) == 1
+    assert rows[0]["source"] == "tmdb" and rows[0]["person_name"] == "Christian Bale"
+    assert rows[0]["external_character_id"] == "3894" and rows[0]["year"] == 2008
+
+
+def test_clean_miss_is_cached_negatively(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+    query = Query("Gandalf", "The Dark Knight", 2008, "movie")
+    first = harness.resolve(query)
+    sent = len(tmdb.requests)
+    second = harness.resolve(query)
+    assert first.status == second.status == "not_found"
+    assert second.cache_hit and len(tmdb.requests) == sent
+
+
+def test_explain_lists_each_source_with_its_outcome(harness: ResolverHarness, tvdb) -> None:  # type: ignore[no-untyped-def]
+    tvdb.series = {}
+    result = harness.resolve(Query("Walter White", "Breaking Bad", None, "tv"))
+    outcomes = [(a.source, a.outcome) for a in result.attempts]
+    assert outcomes == [
+        ("local", "no_match"),
+        ("stored_ai", "no_match"),
+        ("tvdb", "no_match"),
+        ("tmdb_tv", "accepted"),
+    ]
+
+
+def test_no_network_never_calls_providers(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+    result = harness.resolve(DARK_KNIGHT, network=False)
+    assert result.status == "not_found"
+    assert tmdb.requests == []
+
+
+@pytest.mark.parametrize(
+    ("media_type", "steps"),
+    [
+        ("movie", ["tmdb_movie", "web_search"]),
+        ("tv", ["tvdb", "tmdb_tv", "web_search"]),
+        ("book", ["hardcover", "web_search"]),
+        (None, ["tmdb_movie", "tvdb", "tmdb_tv", "hardcover", "web_search"]),
+    ],
+)
+def test_sources_follow_the_contract_for_each_media_type(
+    media_type: str | None, steps: list[str]
+) -> None:
+    assert provider_steps(media_type, generate=False) == steps
+    assert provider_steps(media_type, generate=True) == [*steps, "generate"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (Query("", "T"), "character name is empty"),
+        (Query("A", "  "), "title is empty"),
+        (Query("A" * 301, "T"), "longer than"),
+        (Query("A\x00B", "T"), "control characters"),
+        (Query("A", "T", media_type="podcast"), "Unknown media type"),
+        (Query("A", "T", year=99999), "not plausible"),
+    ],
+)
+def test_invalid_queries_are_usage_errors(query: Query, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        validate_query(query)

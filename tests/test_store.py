@@ -1,0 +1,134 @@
+"""The SQLite store on a real file: schema, uniqueness, upsert, migrations, WAL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from coverctl.errors import StoreError
+from coverctl.store.db import SCHEMA_VERSION, TABLE, ImageRecord, ImageStore
+
+
+def record(**changes: object) -> ImageRecord:
+    base = dict(
+        character_name="Bruce Wayne",
+        movie_title="The Dark Knight",
+        character_key="bruce wayne",
+        title_key="the dark knight",
+        image_url="https://image.tmdb.org/t/p/w500/a.jpg",
+        source="tmdb",
+        quality_score=50,
+        external_character_id="3894",
+        person_name="Christian Bale",
+    )
+    base.update(changes)
+    return ImageRecord(**base)  # type: ignore[arg-type]
+
+
+def test_new_store_has_current_schema_wal_and_indexes(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / "c.db")
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexes = {row[1] for row in store.db.execute(f"PRAGMA index_list({TABLE})")}
+    assert f"idx_{TABLE}_unique" in indexes and f"idx_{TABLE}_quality" in indexes
+    columns = set(store.db[TABLE].columns_dict)
+    assert {
+        "character_name",
+        "movie_title",
+        "image_url",
+        "source",
+        "external_character_id",
+        "quality_score",
+        "created_at",
+        "updated_at",
+        "person_name",
+        "matched_character",
+        "media_type",
+        "year",
+        "last_checked",
+        "last_status",
+        "image_hash",
+    } <= columns
+
+
+def test_upsert_keeps_one_row_per_character_title_source(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / "c.db")
+    first_id = store.upsert(record())
+    created = store.get(first_id)["created_at"]  # type: ignore[index]
+    second_id = store.upsert(
+        record(image_url="https://image.tmdb.org/t/p/w500/b.jpg", quality_score=55)
+    )
+    assert first_id == second_id
+    assert store.count() == 1
+    row = store.get(first_id)
+    assert row is not None
+    assert row["image_url"].endswith("/b.jpg") and row["quality_score"] == 55
+    assert row["created_at"] == created
+    store.upsert(record(source="tvdb", quality_score=70))
+    assert store.count() == 2
+    assert [r["source"] for r in store.find("bruce wayne", "the dark knight")] == ["tvdb", "tmdb"]
+
+
+def test_unique_key_is_enforced_by_sqlite(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / "c.db")
+    store.upsert(record())
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db[TABLE].insert(
+            {
+                "id": "x",
+                "character_key": "bruce wayne",
+                "title_key": "the dark knight",
+                "source": "tmdb",
+                "character_name": "B",
+                "movie_title": "T",
+                "image_url": "u",
+                "quality_score": 1,
+            }
+        )
+
+
+def test_reopening_keeps_rows_and_does_not_rerun_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    ImageStore(path).upsert(record())
+    again = ImageStore(path)
+    assert again.count() == 1
+    assert again.schema_version == SCHEMA_VERSION
+
+
+def test_version_one_file_is_migrated_in_place(tmp_path: Path) -> None:
+    from coverctl.store import db as dbmodule
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    import sqlite_utils
+
+    old = sqlite_utils.Database(conn)
+    dbmodule.MIGRATIONS[0](old)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        f"INSERT INTO {TABLE}(id, character_name, movie_title, character_key, title_key, "
+        "image_url, source, quality_score) VALUES ('1','A','B','a','b','u','tmdb',50)"
+    )
+    conn.commit()
+    conn.close()
+    store = ImageStore(path)
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.get("1")["last_status"] is None  # type: ignore[index]
+
+
+def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="upgrade coverctl"):
+        ImageStore(path)
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="Cannot open the store"):
+        ImageStore(path)

@@ -1,0 +1,141 @@
+"""TVDB v4 source against a fake with the real shapes: login, token reuse, messy images, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from coverctl.errors import CredentialRejected
+from coverctl.models import Query
+from tests.conftest import ResolverHarness
+from tests.fakes.tmdb import FakeTmdb
+from tests.fakes.tvdb import FakeTvdb
+
+WALTER = Query("Walter White", "Breaking Bad", 2008, "tv")
+
+
+def test_character_image_is_returned_with_tvdb_quality(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
+    result = harness.resolve(WALTER)
+    assert result.status == "resolved"
+    assert result.candidate is not None
+    assert result.candidate.source == "tvdb"
+    assert result.candidate.quality_score == 70
+    assert result.candidate.image_url == (
+        "https://artworks.thetvdb.com/banners/v4/actor/250827/photo/6c9b7e.jpg"
+    )
+    assert result.candidate.matched.person == "Bryan Cranston"
+    assert tmdb.requests == []  # TVDB answered first for a TV show
+
+
+def test_login_happens_once_and_the_token_is_reused(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    harness.resolve_many([WALTER, Query("Jesse Pinkman", "Breaking Bad", 2008, "tv")])
+    assert tvdb.count(r"/login") == 1
+    auth = {r.headers["authorization"] for r in tvdb.requests if r.method == "GET"}
+    assert len(auth) == 1
+
+
+def test_token_is_kept_across_runs_until_it_expires(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    harness.resolve(WALTER)
+    harness.resolve(Query("Skyler White", "Breaking Bad", 2008, "tv"))
+    assert tvdb.count(r"/login") == 1
+
+
+def test_stale_token_triggers_one_relogin(harness: ResolverHarness, tvdb: FakeTvdb) -> None:
+    harness.resolve(WALTER)
+    tvdb.expire_tokens()
+    result = harness.resolve(Query("Seiya", "Saint Seiya", None, "tv"))  # not cached: asks TVDB
+    assert result.status == "resolved"
+    assert tvdb.count(r"/login") == 2
+
+
+def test_rejected_key_is_exit_four_naming_the_variable(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    tvdb.api_key = "a-different-key"
+    with pytest.raises(CredentialRejected) as caught:
+        harness.resolve(WALTER)
+    assert "TVDB_API_KEY" in caught.value.message
+    assert caught.value.exit_code == 4
+
+
+def test_empty_character_image_falls_back_to_actor_photo(harness: ResolverHarness) -> None:
+    result = harness.resolve(Query("Jesse Pinkman", "Breaking Bad", 2008, "tv"))
+    assert result.candidate is not None
+    assert result.candidate.quality_score == 65
+    assert (
+        result.candidate.image_url == "https://artworks.thetvdb.com/banners/person/250828/jesse.jpg"
+    )
+
+
+def test_doubled_prefix_is_repaired(harness: ResolverHarness) -> None:
+    result = harness.resolve(Query("Skyler White", "Breaking Bad", 2008, "tv"))
+    assert result.candidate is not None
+    assert result.candidate.image_url == "https://artworks.thetvdb.com/banners/skyler.jpg"
+
+
+def test_character_without_any_image_falls_through_to_tmdb_same_person(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
+    tmdb.tv[1396]["cast"].append(
+        {
+            "id": 3497,
+            "name": "Dean Norris",
+            "profile_path": "/hank.jpg",
+            "order": 5,
+            "roles": [{"character": "Hank Schrader", "episode_count": 62, "credit_id": "c"}],
+        }
+    )
+    result = harness.resolve(Query("Hank Schrader", "Breaking Bad", 2008, "tv"))
+    assert result.candidate is not None
+    assert result.candidate.source == "tmdb"
+    assert result.candidate.matched.person == "Dean Norris"
+    tvdb_attempt = next(a for a in result.attempts if a.source == "tvdb")
+    assert "no picture" in tvdb_attempt.reason
+
+
+def test_crew_entries_are_not_matched_as_characters(
+    harness: ResolverHarness, tmdb: FakeTmdb, tvdb: FakeTvdb
+) -> None:
+    tmdb.tv = {}
+    result = harness.resolve(Query("Vince Gilligan", "Breaking Bad", 2008, "tv"))
+    assert result.status == "not_found"
+
+
+def test_original_language_series_found_through_aliases(harness: ResolverHarness) -> None:
+    result = harness.resolve(Query("Seiya", "Saint Seiya", None, "tv"))
+    assert result.candidate is not None
+    assert result.candidate.image_url == "https://artworks.thetvdb.com/banners/seiya.jpg"
+    assert result.candidate.title == "Saint Seiya"
+
+
+def test_rate_limit_then_success(harness: ResolverHarness, tvdb: FakeTvdb) -> None:
+    tvdb.fail_next(
+        r"/search",
+        429,
+        {"status": "failure", "message": "Too Many Requests"},
+        headers={"Retry-After": "0.1"},
+    )
+    result = harness.resolve(WALTER)
+    assert result.status == "resolved"
+
+
+def test_server_error_marks_tvdb_unavailable_and_tmdb_answers(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    tvdb.fail_next(r"/series/", 500, {"status": "failure", "message": "boom"}, times=3)
+    result = harness.resolve(WALTER)
+    assert result.candidate is not None and result.candidate.source == "tmdb"
+    assert result.unavailable_sources == ["tvdb"]
+
+
+def test_malformed_series_payload_is_unavailable_not_a_crash(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    tvdb.fail_next(r"/series/", 200, {"status": "success", "data": None})
+    result = harness.resolve(WALTER)
+    assert "tvdb" in result.unavailable_sources
