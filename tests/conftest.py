@@ -16,6 +16,8 @@ from tests.fakes.routing import HostRouter
 from tests.fakes.tmdb import VALID_KEY, FakeTmdb
 from tests.fakes.tvdb import VALID_API_KEY, FakeTvdb
 
+pytest_plugins = ["tests.services"]
+
 FAST_RETRIES = RetryPolicy(
     attempts=3, wait_initial=0.001, wait_max=0.01, wait_jitter=0.001, breaker_threshold=50
 )

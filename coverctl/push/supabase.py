@@ -1,0 +1,245 @@
+"""Publish rows to Supabase through PostgREST: batched upserts on the unique key.
+
+Each batch is one `POST /rest/v1/character_images?on_conflict=...` with
+`Prefer: resolution=merge-duplicates,return=minimal`. Timeouts, connection errors, 5xx and 429 are
+retried with exponential backoff and jitter (429 waits for Retry-After); an upsert is idempotent,
+so repeating a batch whose reply was lost is safe. The key is sent in `apikey` and `Authorization`
+and nowhere else: no message quotes it, and server text is scrubbed of it before it is shown.
+
+PostgREST's merge-duplicates overwrites every column it is sent, `id` and `created_at` included,
+with the local row's values (the local store keeps them stable for a row).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from coverctl.config import Secret
+from coverctl.errors import ConfigError, CoverctlError, CredentialRejected, ServiceUnreachable
+from coverctl.push.rows import (
+    CONFLICT_COLUMNS,
+    DEFAULT_BATCH_SIZE,
+    TABLE_NAME,
+    PushReport,
+    batched,
+    prepare_rows,
+)
+
+__all__ = ["PushReport", "push_rows"]
+
+PROVIDER = "Supabase"
+KEY_VAR = "SUPABASE_KEY"
+URL_VAR = "SUPABASE_URL"
+PREFER = "resolution=merge-duplicates,return=minimal"
+SCHEMA_FILE = "sql/character_images.sql"
+
+BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time
+BACKOFF_CAP = 30.0
+RETRY_AFTER_CAP = 120.0  # never wait longer than this for one Retry-After
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+def push_rows(
+    url: str,
+    key: Secret,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    client: httpx.Client | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_retries: int = 4,
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[float, float], float] = random.uniform,
+) -> PushReport:
+    """Upsert `rows` into the project's `character_images` table.
+
+    `url` is the project URL (SUPABASE_URL, with or without /rest/v1). `sleep` and `jitter` are
+    injectable so tests need not wait. Raises CredentialRejected (401/403), ConfigError (no such
+    table, no unique index, bad URL), ServiceUnreachable (still failing after `max_retries`
+    retries), CoverctlError (PostgREST refused a batch, e.g. a check violation), InputRowError
+    (a malformed row; nothing is sent). Batches before a failed one stay committed.
+    """
+    started = time.monotonic()
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if not key:
+        raise ConfigError(f"{KEY_VAR} is not set: use the project's service_role key.")
+    endpoint, host = _endpoint(url)
+    prepared, dropped = prepare_rows(rows)
+    report = PushReport(target="supabase", duplicates_dropped=dropped)
+    secret = key.reveal()
+    headers = {
+        "apikey": secret,
+        "Authorization": f"Bearer {secret}",
+        "Content-Type": "application/json",
+        "Prefer": PREFER,
+    }
+    params = {"on_conflict": ",".join(CONFLICT_COLUMNS)}
+    own_client = client is None
+    http = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
+    batches = list(batched(prepared, batch_size))
+    try:
+        for number, batch in enumerate(batches, start=1):
+            body = json.dumps(list(batch), ensure_ascii=False).encode("utf-8")
+            where = f"batch {number} of {len(batches)}"
+            attempt = 0
+            while True:
+                try:
+                    _send(http, endpoint, params, headers, body, host, secret, report, where)
+                    break
+                except _Retryable as retry:
+                    if attempt >= max_retries:
+                        raise ServiceUnreachable(
+                            f"{PROVIDER} at {host} still failed after {attempt + 1} tries "
+                            f"({retry.reason}) on {where}.{_progress(report)}"
+                        ) from None
+                    # 429 with Retry-After: wait exactly that long; otherwise back off.
+                    delay = retry.wait if retry.wait is not None else _backoff(attempt, jitter)
+                    attempt += 1
+                    report.retries += 1
+                    sleep(delay)
+            report.batches += 1
+            report.rows_sent += len(batch)
+    finally:
+        if own_client:
+            http.close()
+    report.elapsed = time.monotonic() - started
+    return report
+
+
+def _send(
+    http: httpx.Client,
+    endpoint: str,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: bytes,
+    host: str,
+    secret: str,
+    report: PushReport,
+    where: str,
+) -> None:
+    try:
+        response = http.post(endpoint, params=params, headers=headers, content=body)
+    except httpx.TimeoutException as exc:
+        raise _Retryable(f"timed out: {type(exc).__name__}") from None
+    except httpx.TransportError as exc:
+        raise _Retryable(f"cannot connect: {type(exc).__name__}") from None
+    status = response.status_code
+    if status in (200, 201, 204):
+        return
+    if status in _RETRY_STATUSES:
+        wait = _retry_after(response.headers.get("Retry-After")) if status == 429 else None
+        raise _Retryable(f"HTTP {status}", wait)
+
+    error = _error_body(response, secret)
+    code, message = error.get("code", ""), error.get("message", "")
+    summary = ": ".join(part for part in (code, message) if part) or f"HTTP {status}"
+    progress = _progress(report)
+    if status in (401, 403):
+        raise CredentialRejected(PROVIDER, KEY_VAR, detail=summary)
+    if status == 404 or code in {"PGRST205", "42P01"}:
+        raise ConfigError(
+            f"{PROVIDER} at {host} has no table {TABLE_NAME} ({summary}): create it by running "
+            f"{SCHEMA_FILE} in the Supabase SQL editor, and check {URL_VAR}."
+        )
+    if code in {"42P10", "PGRST204", "42703"}:
+        raise ConfigError(
+            f"The table {TABLE_NAME} on {PROVIDER} does not match {SCHEMA_FILE} ({summary}): "
+            f"run that file to add the missing unique index or columns.{progress}"
+        )
+    if status == 413:
+        raise CoverctlError(
+            f"{PROVIDER} refused {where} as too large (HTTP 413): use a smaller batch size."
+            f"{progress}"
+        )
+    hint = error.get("hint", "")
+    details = error.get("details", "")
+    extra = "".join(
+        f" {label}: {text.rstrip('.')}."
+        for label, text in (("Details", details), ("Hint", hint))
+        if text
+    )
+    raise CoverctlError(f"{PROVIDER} refused {where} (HTTP {status}, {summary}).{extra}{progress}")
+
+
+def _endpoint(url: str) -> tuple[str, str]:
+    text = (url or "").strip().rstrip("/")
+    try:
+        parsed = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(
+            f"{URL_VAR} must be the project URL, such as https://PROJECT.supabase.co."
+        )
+    base = text.removesuffix("/rest/v1")
+    host = parsed.host + (f":{parsed.port}" if parsed.port else "")
+    return f"{base}/rest/v1/{TABLE_NAME}", host
+
+
+def _backoff(attempt: int, jitter: Callable[[float, float], float]) -> float:
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2**attempt))
+    return ceiling / 2 + jitter(0.0, ceiling / 2)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date), capped; None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+
+
+def _error_body(response: httpx.Response, secret: str) -> dict[str, str]:
+    """PostgREST's {"code","details","hint","message"} as strings, scrubbed of the key."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+        data = {"message": text}
+    out: dict[str, str] = {}
+    for name in ("code", "details", "hint", "message"):
+        value = data.get(name)
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        out[name] = _scrub(text, secret)[:300]
+    return out
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _progress(report: PushReport) -> str:
+    if not report.batches:
+        return ""
+    return (
+        f" {report.rows_sent} rows in {report.batches} earlier batches were saved; "
+        "pushing again is safe."
+    )
