@@ -27,6 +27,7 @@ test: install-dev services lint
 
 services:
 	bash scripts/services.sh
+	bash scripts/install-browser.sh
 
 lint: install-dev
 	$(BIN)/ruff check coverctl tests scripts
