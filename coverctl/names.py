@@ -420,10 +420,93 @@ def _actor_matches(actor: str, person_name: str) -> bool:
     return actor == person or fuzz.token_sort_ratio(actor, person) >= ACTOR_FUZZY_THRESHOLD
 
 
+# Ranks and forms of address users put before a name that credits often leave out
+# ("Captain Jack Sparrow" credited as "Jack Sparrow", "Commissioner Gordon" as "James Gordon").
+HONORIFICS: Final = frozenset(
+    {
+        "captain",
+        "capt",
+        "cpt",
+        "commissioner",
+        "lieutenant",
+        "lt",
+        "sergeant",
+        "sgt",
+        "detective",
+        "det",
+        "inspector",
+        "officer",
+        "agent",
+        "general",
+        "gen",
+        "colonel",
+        "col",
+        "major",
+        "admiral",
+        "commander",
+        "doctor",
+        "dr",
+        "professor",
+        "prof",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mister",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "father",
+        "sister",
+        "brother",
+        "uncle",
+        "aunt",
+        "president",
+        "judge",
+        "chief",
+    }
+)
+
+
 def match_character(
     query: str, cast: Sequence[CastMember], actor: str | None = None
 ) -> CastMatch | NoMatch:
     """The cast member who plays ``query``, or NoMatch with a reason.
+
+    When nothing matches and the query starts with a rank or form of address ("Captain",
+    "Dr.", "Commissioner"), the rest of the query is tried, as a partial match at best, so
+    "Captain Jack Sparrow" finds a credit of "Jack Sparrow" but never beats a real exact match.
+    """
+    result = _match_character(query, cast, actor)
+    if isinstance(result, CastMatch) or result.reason.startswith("ambiguous"):
+        return result
+    tokens = normalize(query).split()
+    stripped = list(tokens)
+    while len(stripped) > 1 and stripped[0] in HONORIFICS:
+        stripped.pop(0)
+    if stripped == tokens:
+        return result
+    retry = _match_character(" ".join(stripped), cast, actor)
+    if isinstance(retry, CastMatch):
+        return CastMatch(
+            member=retry.member, alias=retry.alias, kind="partial", score=min(retry.score, 90.0)
+        )
+    return (
+        result
+        if not retry.reason.startswith("ambiguous")
+        else NoMatch(retry.reason.replace(f"'{' '.join(stripped)}'", f"'{query}'", 1))
+    )
+
+
+def _match_character(
+    query: str, cast: Sequence[CastMember], actor: str | None = None
+) -> CastMatch | NoMatch:
+    """One matching pass over the cast (see match_character).
 
     Exact beats partial beats fuzzy, whatever the billing; a partial alias with an age word
     ("Young Bruce Wayne") loses to one without; then the lead (lowest ``order``, None last) wins.

@@ -652,3 +652,44 @@ def test_public_api_is_exported() -> None:
     ):
         assert name in names.__all__
         assert hasattr(names, name)
+
+
+def _member(person_id: str, person: str, character: str, order: int) -> CastMember:
+    return CastMember(
+        person_id=person_id, person_name=person, character=character, order=order, has_image=True
+    )
+
+
+def test_honorific_in_query_finds_credit_without_it() -> None:
+    cast = [
+        _member("1", "Johnny Depp", "Jack Sparrow", 0),
+        _member("2", "Orlando Bloom", "Will Turner", 1),
+    ]
+    found = match_character("Captain Jack Sparrow", cast)
+    assert isinstance(found, CastMatch)
+    assert found.member.person_name == "Johnny Depp"
+    assert found.kind == "partial"
+
+
+def test_honorific_retry_stays_ambiguous_between_two_people() -> None:
+    cast = [
+        _member("1", "Orlando Bloom", "Will Turner", 0),
+        _member("2", "Stellan Skarsgard", "Bill Turner", 1),
+    ]
+    found = match_character("Mr. Turner", cast)
+    assert isinstance(found, NoMatch)
+    assert found.reason.startswith("ambiguous") and "'Mr. Turner'" in found.reason
+
+
+def test_honorific_alone_or_unknown_name_still_matches_nobody() -> None:
+    cast = [_member("1", "Johnny Depp", "Jack Sparrow", 0)]
+    assert isinstance(match_character("Captain", cast), NoMatch)
+    assert isinstance(match_character("Captain Barbossa", cast), NoMatch)
+
+
+def test_exact_credit_with_honorific_beats_stripped_match() -> None:
+    cast = [_member("1", "A", "Jack Sparrow", 0), _member("2", "B", "Captain Jack Sparrow", 5)]
+    found = match_character("Captain Jack Sparrow", cast)
+    assert (
+        isinstance(found, CastMatch) and found.member.person_name == "B" and found.kind == "exact"
+    )
