@@ -209,3 +209,26 @@ def test_every_command_is_documented_in_the_readme() -> None:
     group = typer.main.get_command(app)
     for name in group.commands:  # type: ignore[attr-defined]
         assert f"coverctl {name}" in readme, name
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["resolve", "X"],
+        ["resolve", "X", "--title", "T", "--year", "abc"],
+        ["nosuch"],
+        ["batch"],
+        ["cache", "clear", "--bogus"],
+    ],
+)
+def test_typer_usage_errors_exit_two_without_traceback(capsys, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli(capsys, *args)
+    assert code == 2
+    assert "Traceback" not in out + err
+    assert "Error" in err
+
+
+def test_bare_command_prints_help_and_succeeds(capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli(capsys)
+    assert code == 0
+    assert "Commands" in out + err

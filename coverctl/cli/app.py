@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
+
+try:  # Typer >= 0.20 vendors click; its exceptions are the ones raised at run time.
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older Typer on top of click
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from coverctl import __version__
 from coverctl.errors import CoverctlError, ExitCode
@@ -75,15 +79,18 @@ def run(argv: list[str] | None = None) -> int:
         result = app(args=argv, standalone_mode=False, prog_name="coverctl")
     except CoverctlError as exc:
         return fail(exc.message, exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.UsageError as exc:
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()
+        return ExitCode.OK
+    except click_errors.UsageError as exc:
         exc.show()
         return ExitCode.USAGE
-    except click.ClickException as exc:
+    except click_errors.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         return fail("interrupted.", ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): not our error.

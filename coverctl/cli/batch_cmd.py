@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
         epilog="Example: coverctl batch examples/movies.csv --out out/movies.jsonl",
     )
     def batch(
-        file: Path = typer.Argument(..., help="CSV (with a header) or JSONL file of characters."),
+        file: Path = typer.Argument(
+            ..., metavar="FILE", help="CSV (with a header) or JSONL file of characters."
+        ),
         out: Path | None = typer.Option(
             None, "--out", "-o", help="Where to write results (default: stdout)."
         ),

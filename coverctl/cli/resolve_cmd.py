@@ -13,7 +13,9 @@ def register(app: typer.Typer) -> None:
         epilog='Example: coverctl resolve "Bruce Wayne" --title "The Dark Knight" --year 2008',
     )
     def resolve(
-        character: str = typer.Argument(..., help="Character name, e.g. 'Bruce Wayne'."),
+        character: str = typer.Argument(
+            ..., metavar="CHARACTER", help="Character name, e.g. 'Bruce Wayne'."
+        ),
         title: str = typer.Option(..., "--title", "-t", help="Movie, series or book title."),
         year: int | None = typer.Option(None, "--year", "-y", help="Release year."),
         media_type: str | None = typer.Option(
