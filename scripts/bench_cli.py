@@ -38,7 +38,8 @@ def bench_help(runs: int) -> None:
     help_ms = wall_ms([sys.executable, "-m", "coverctl", "--help"], runs, env)
     print(f"python -c pass        {baseline:8.1f} ms (median of {runs})")
     print(f"coverctl --help       {help_ms:8.1f} ms (median of {runs})  goal < 150 ms")
-    print(f"  ratio to baseline   {help_ms / baseline:8.2f}x   coverctl's own share {help_ms - baseline:.1f} ms")
+    own = help_ms - baseline
+    print(f"  ratio to baseline   {help_ms / baseline:8.2f}x   coverctl's own share {own:.1f} ms")
 
 
 def bench_cache_hit(lookups: int) -> None:
