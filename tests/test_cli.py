@@ -232,3 +232,13 @@ def test_bare_command_prints_help_and_succeeds(capsys) -> None:  # type: ignore[
     code, out, err = cli(capsys)
     assert code == 0
     assert "Commands" in out + err
+
+
+def test_typer_cli_runner_drives_the_app(tmdb_server: FakeTmdb) -> None:
+    from typer.testing import CliRunner
+
+    from coverctl.cli.app import app
+
+    result = CliRunner().invoke(app, ["resolve", "Joker", "--title", "The Dark Knight", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["matched"]["person"] == "Heath Ledger"

@@ -139,3 +139,34 @@ def test_malformed_series_payload_is_unavailable_not_a_crash(
     tvdb.fail_next(r"/series/", 200, {"status": "success", "data": None})
     result = harness.resolve(WALTER)
     assert "tvdb" in result.unavailable_sources
+
+
+def test_unknown_series_id_404_is_a_clean_miss(
+    harness: ResolverHarness, tvdb: FakeTvdb, tmdb: FakeTmdb
+) -> None:
+    tmdb.tv = {}
+    tvdb.fail_next(
+        r"/series/", 404, {"status": "failure", "message": "NotFoundException", "data": None}
+    )
+    result = harness.resolve(WALTER)
+    assert result.status == "not_found"
+    assert result.unavailable_sources == []
+    assert "no characters" in next(a.reason for a in result.attempts if a.source == "tvdb")
+
+
+def test_null_character_fields_are_tolerated(harness: ResolverHarness, tvdb: FakeTvdb) -> None:
+    series = dict(tvdb.series[81189])
+    series["characters"] = [
+        {
+            "id": None,
+            "name": None,
+            "peopleId": None,
+            "type": None,
+            "image": None,
+            "personImgURL": None,
+        },
+        *series["characters"],
+    ]
+    tvdb.series = {**tvdb.series, 81189: series}
+    result = harness.resolve(WALTER)
+    assert result.candidate is not None and result.candidate.matched.person == "Bryan Cranston"
