@@ -22,11 +22,12 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> int:
-        """Check the store, cache, local images and every configured service, all at once.
+        """Check the configuration and every configured service.
 
-        One cheap authenticated request per configured provider (TMDB, TVDB, Hardcover,
-        Replicate, Supabase, Azure Blob). Unconfigured providers are skipped. Exit 0 when nothing
-        configured failed, 4 otherwise: fit for a CI smoke check.
+        The store, the cache directory, local images, and one cheap authenticated request per
+        configured provider (TMDB, TVDB, Hardcover, Replicate, Supabase, Azure Blob), all at
+        once. Unconfigured providers are skipped. Exit 0 when nothing configured failed, 4
+        otherwise: fit for a CI smoke check.
         """
         from coverctl.cli.common import load_settings, print_json
         from coverctl.doctor import run_doctor

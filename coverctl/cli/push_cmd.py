@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from coverctl.push.rows import PushReport
 
 push_app = typer.Typer(
-    help="Publish stored rows: idempotent upserts on (character_name, movie_title, source).",
+    help="Publish stored rows to Supabase or PostgreSQL (idempotent upserts).",
     no_args_is_help=True,
 )
 

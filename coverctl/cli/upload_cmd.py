@@ -38,12 +38,13 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file."),
     ) -> int:
-        """Check pictures and upload them to Azure Blob Storage; optionally record one in the store.
+        """Check pictures and upload them to Azure Blob Storage.
 
         Each file is checked by its content (not its name): corrupt, truncated, HTML and
-        oversized files are refused and nothing of them is uploaded. Needs
-        AZURE_STORAGE_CONNECTION_STRING. Exit 0 when every file was uploaded, 3 when some failed,
-        4 for configuration problems.
+        oversized files are refused and nothing of them is uploaded. With --character and
+        --title the picture is also recorded in the store (source ai_generated, quality 80).
+        Needs AZURE_STORAGE_CONNECTION_STRING. Exit 0 when every file was uploaded, 3 when some
+        failed, 4 for configuration problems.
         """
         from coverctl.cli.common import load_settings, print_json, stderr_console, stdout_console
         from coverctl.publish import UploadRequest, upload_files
