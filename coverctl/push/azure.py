@@ -28,6 +28,7 @@ __all__ = [
     "EXTENSION_FOR_CONTENT_TYPE",
     "blob_exists",
     "delete_blob",
+    "list_container_names",
     "new_blob_name",
     "upload_blob",
 ]
@@ -165,6 +166,20 @@ def blob_exists(
         return bool(service.get_blob_client(container=container, blob=blob_name).exists())
 
 
+def list_container_names(
+    connection_string: Secret, *, limit: int = 20, timeout: float | None = None
+) -> list[str]:
+    """Names of the account's first `limit` containers: one cheap authenticated request.
+
+    With `timeout`, it bounds the connection and each read, and nothing is retried (for
+    `coverctl doctor`). Raises the same errors as `upload_blob`.
+    """
+    retries = 0 if timeout is not None else DEFAULT_RETRIES
+    with _service(connection_string, retries, timeout) as (service, host), _mapped_errors(host):
+        pages = service.list_containers(results_per_page=max(1, limit)).by_page()
+        return [str(item.name) for item in next(pages, [])][:limit]
+
+
 # --- helpers -------------------------------------------------------------------------------------
 
 
@@ -180,8 +195,12 @@ def _extension(content_type: str) -> str:
 
 
 @contextmanager
-def _service(connection_string: Secret, retries: int) -> Iterator[tuple[Any, str]]:
-    """A BlobServiceClient for the connection string, and its endpoint host for messages."""
+def _service(
+    connection_string: Secret, retries: int, timeout: float | None = None
+) -> Iterator[tuple[Any, str]]:
+    """A BlobServiceClient for the connection string, and its endpoint host for messages.
+
+    `timeout` (seconds) replaces both the connection and the read timeout when given."""
     try:
         from azure.storage.blob import BlobServiceClient, LinearRetry
     except ImportError:
@@ -200,8 +219,8 @@ def _service(connection_string: Secret, retries: int) -> Iterator[tuple[Any, str
         service = BlobServiceClient.from_connection_string(
             value,
             retry_policy=policy,
-            connection_timeout=_CONNECTION_TIMEOUT,
-            read_timeout=_READ_TIMEOUT,
+            connection_timeout=timeout if timeout is not None else _CONNECTION_TIMEOUT,
+            read_timeout=timeout if timeout is not None else _READ_TIMEOUT,
         )
         host = urlsplit(service.url).hostname or "the storage endpoint"
         port = urlsplit(service.url).port

@@ -140,20 +140,25 @@ def serve(*fakes: FakeService, prefixes: tuple[str, ...] | None = None) -> Itera
                 self.close_connection = True
                 return
             content = response.read()
-            self.send_response(response.status_code)
-            for key, value in response.headers.items():
-                if key.lower() not in {"content-length", "transfer-encoding", "connection"}:
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(content)
+            try:
+                self.send_response(response.status_code)
+                for key, value in response.headers.items():
+                    if key.lower() not in {"content-length", "transfer-encoding", "connection"}:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(content)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client gave up (a timeout test): nothing to answer, and no traceback.
+                self.close_connection = True
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _dispatch
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one interval (the default 0.5 s per test).
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
