@@ -38,6 +38,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "SUPABASE_URL": "Supabase project URL",
     "SUPABASE_KEY": "Supabase service key",
     "AZURE_STORAGE_CONNECTION_STRING": "Azure Blob Storage connection string",
+    "COVERCTL_POSTGRES_DSN": "PostgreSQL DSN for `push postgres`",
     "BACKEND_URL": "base URL used to qualify relative image paths",
     "COVERCTL_STATIC_DIR": "directory of local override images",
     "COVERCTL_HTTP_TIMEOUT": "seconds before a provider request times out",
@@ -51,6 +52,7 @@ SECRET_VARIABLES = frozenset(
         "REPLICATE_API_TOKEN",
         "SUPABASE_KEY",
         "AZURE_STORAGE_CONNECTION_STRING",
+        "COVERCTL_POSTGRES_DSN",
     }
 )
 
@@ -110,6 +112,7 @@ class Settings:
     supabase_url: str | None = None
     supabase_key: Secret | None = None
     azure_connection_string: Secret | None = None
+    postgres_dsn: Secret | None = None
     http_timeout: float = 10.0
     rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     bursts: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BURSTS))
@@ -137,6 +140,7 @@ class Settings:
             self.replicate_api_token,
             self.supabase_key,
             self.azure_connection_string,
+            self.postgres_dsn,
         ]
         return [v.reveal() for v in values if v]
 
@@ -191,6 +195,7 @@ class Settings:
             supabase_url=_strip_slash(text("SUPABASE_URL")),
             supabase_key=secret("SUPABASE_KEY"),
             azure_connection_string=secret("AZURE_STORAGE_CONNECTION_STRING"),
+            postgres_dsn=secret("COVERCTL_POSTGRES_DSN"),
             http_timeout=_positive_float(
                 "COVERCTL_HTTP_TIMEOUT", values.get("COVERCTL_HTTP_TIMEOUT", "10")
             ),

@@ -72,11 +72,13 @@ def postgres(
     from coverctl.errors import ConfigError
     from coverctl.publish import DSN_ENV_VAR, parse_since, push_postgres
 
+    settings = load_settings()
+    if (not dsn or not dsn.strip()) and settings.postgres_dsn:
+        dsn = settings.postgres_dsn.reveal()  # from `coverctl config set COVERCTL_POSTGRES_DSN`
     if not dsn or not dsn.strip():
         raise ConfigError(f"No PostgreSQL DSN: pass --dsn or set {DSN_ENV_VAR}.")
     from coverctl.push.postgres import describe_dsn
 
-    settings = load_settings()
     moment = parse_since(since) if since is not None else None
     where = describe_dsn(dsn)  # host:port and database only, never the password
     with _working(f"pushing to {where}", quiet=as_json):
