@@ -213,7 +213,8 @@ class Resolver:
             reason = source.unavailable_reason(self.settings)
             if reason:
                 attempts.append(Attempt(step, "skipped", reason))
-                self._notice(f"{reason}: {source.provider or step} is skipped.")
+                if not _turned_off(source, self.settings):
+                    self._notice(f"{reason}: {source.provider or step} is skipped.")
                 continue
             runnable.append(step)
         return runnable
@@ -326,6 +327,13 @@ class Resolver:
                 image_height=candidate.image_height,
             )
         )
+
+
+def _turned_off(source: ImageSource, settings: Settings) -> bool:
+    """Whether the user turned the source off on purpose (then it is skipped without a notice).
+    Sources may define `turned_off(settings) -> bool`; see WebSearchSource."""
+    check = getattr(source, "turned_off", None)
+    return bool(check(settings)) if callable(check) else False
 
 
 def _describe(candidate: Candidate) -> str:

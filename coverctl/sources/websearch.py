@@ -173,8 +173,12 @@ class WebSearchSource:
     def __init__(self) -> None:
         self._lock: asyncio.Lock | None = None
 
+    def turned_off(self, settings: Settings) -> bool:
+        """COVERCTL_WEB_SEARCH=0 is a choice, not a mistake: the resolver skips without a notice."""
+        return not settings.web_search_enabled
+
     def unavailable_reason(self, settings: Settings) -> str | None:
-        if not settings.web_search_enabled:
+        if self.turned_off(settings):
             return "web image search is turned off (COVERCTL_WEB_SEARCH=0)"
         return None
 
