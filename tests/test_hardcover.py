@@ -1,4 +1,4 @@
-"""Hardcover source against a GraphQL fake with the real shapes: covers, title guard, auth, faults."""
+"""Hardcover source against a GraphQL fake with the real shapes: covers, title guard, auth."""
 
 from __future__ import annotations
 
