@@ -16,7 +16,8 @@ searches queue on a lock (not inside the gate), so a batch never stalls on a pau
 Identity guard: a web search cannot confirm who is in a picture, so a result is considered only
 when its title names the character: the words of the normalised name appear in order in the
 normalised result title (or the name written together: "Spiderman" for "Spider-Man"; a leading
-"the" is ignored). A one-word name ("Woody", "Joker") also names real people, so the result's
+"the" is ignored), and not next to an age word ("Young Bruce Wayne" is a child actor). A one-word
+name ("Woody", "Joker") also names real people, so the result's
 title or page URL must then name the work's title too. With ``--actor``, the title must name the
 actor as well. Results failing the guard are never downloaded.
 
@@ -67,6 +68,10 @@ SEARCH_TEXT_VERSION: Final = 1  # shorter work titles ("Up") are not looked for 
 _VQD_RE: Final = re.compile(r"""vqd\s*=\s*(?:"([^"]*)"|'([^']*)'|([^&"'\s<>;,]+)&)""")
 _VQD_TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _ARTICLES: Final = frozenset({"the", "a", "an"})
+# Words that, next to the name in a result title, mean another actor plays an age variant.
+AGE_WORDS: Final = frozenset(
+    {"young", "younger", "teen", "teenage", "child", "kid", "little", "baby", "old", "older"}
+)
 
 
 def search_text(query: Query) -> str:
@@ -117,23 +122,34 @@ def _words(text: str, *, drop_article: bool = False) -> list[str]:
     return words
 
 
-def mentions(name: str, text: str) -> bool:
-    """Whether `text` names `name`: its words in order, or the name written together or apart."""
+def _spans(wanted: list[str], words: list[str]) -> list[tuple[int, int]]:
+    """Where `wanted` occurs in `words`: as a run of words, or written together or apart."""
+    size = len(wanted)
+    spans = [(i, i + size) for i in range(len(words) - size + 1) if words[i : i + size] == wanted]
+    compact = "".join(wanted)
+    for start in range(len(words)):
+        joined, end = "", start
+        while end < len(words) and len(joined) < len(compact):
+            joined += words[end]
+            end += 1
+        if joined == compact and (start, end) not in spans:
+            spans.append((start, end))
+    return spans
+
+
+def mentions(name: str, text: str, *, plain: bool = False) -> bool:
+    """Whether `text` names `name`: its words in order, or the name written together or apart
+    ("Spiderman" / "Spider-Man"); a leading "the" of the name is ignored. With `plain`, an
+    occurrence next to an age word ("Young Bruce Wayne", "Bruce Wayne (child)") does not count:
+    that picture shows another actor."""
     wanted = _words(name, drop_article=True)
     words = _words(text)
     if not wanted or not words:
         return False
-    size = len(wanted)
-    if any(words[i : i + size] == wanted for i in range(len(words) - size + 1)):
-        return True
-    compact = "".join(wanted)
-    for start in range(len(words)):
-        joined = ""
-        for word in words[start:]:
-            joined += word
-            if len(joined) >= len(compact):
-                break
-        if joined == compact:
+    for start, end in _spans(wanted, words):
+        before = words[start - 1] if start > 0 else ""
+        after = words[end] if end < len(words) else ""
+        if not plain or (before not in AGE_WORDS and after not in AGE_WORDS):
             return True
     return False
 
@@ -149,7 +165,7 @@ def names_work(work_title: str, result: dict[str, Any]) -> bool:
 
 def passes_identity_guard(query: Query, result: dict[str, Any]) -> bool:
     """The identity guard of the module docstring."""
-    if not mentions(query.character_name, result["title"]):
+    if not mentions(query.character_name, result["title"], plain=True):
         return False
     if query.actor and not mentions(query.actor, result["title"]):
         return False
