@@ -198,15 +198,17 @@ class GenerateSource:
             return f"{ENV_KEY} is not set"
         if not _MODEL_RE.match(settings.replicate_model):
             return f"{MODEL_ENV_KEY} must look like owner/name (or owner/name:version)"
-        if self._cap_reached():
-            return f"the cap of {self.max_generations} AI generations for this run is reached"
+        # A reached cap is not reported here but by find(), as "unavailable": the row then says
+        # why nothing was generated and is not remembered as "not found".
         return None
 
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
         if self._cap_reached():
             self.capped += 1
             raise ProviderUnavailable(
-                PROVIDER, f"the cap of {self.max_generations} AI generations is reached"
+                PROVIDER,
+                f"the cap of {self.max_generations} AI generations for this run is reached "
+                "(--max-generations)",
             )
         self._reserved += 1  # no await since the check: concurrent tasks cannot overrun the cap
         reserved = True
