@@ -10,6 +10,7 @@ from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.errors import CredentialRejected
 from coverctl.models import Query
+from coverctl.sources.hardcover import is_auth_error
 from coverctl.store.db import ImageStore
 from tests.fakes.base import parse_json_body, serve
 from tests.fakes.hardcover import (
@@ -260,3 +261,17 @@ def test_missing_key_skips_hardcover_with_a_notice(
     assert hardcover.requests == []
     assert harness.last_resolver is not None
     assert harness.last_resolver.notices == ["HARDCOVER_API_KEY is not set: hardcover is skipped."]
+
+
+@pytest.mark.parametrize(
+    ("message", "auth"),
+    [
+        ("Unable to verify token", True),
+        ("Could not verify JWT: JWTExpired", True),
+        ("Malformed Authorization header", True),
+        ("Syntax Error: Unexpected token <EOF>.", False),
+        ("field 'search' not found in type: 'query_root'", False),
+    ],
+)
+def test_only_auth_messages_count_as_a_rejected_token(message: str, auth: bool) -> None:
+    assert is_auth_error({"message": message}) is auth

@@ -243,6 +243,19 @@ def test_results_are_cached_forever_and_searched_once(
     assert (len(ddg.requests), len(images.requests)) == (2, 2)
 
 
+def test_empty_answer_is_not_kept_forever(
+    web: SourceHarness, ddg: FakeDuckDuckGo, images: FakeImageHost
+) -> None:
+    assert web.resolve(BRUCE).status == "not_found"
+    cache = Cache(web.settings.cache_dir)
+    assert len(cache.tier("search")) == 0
+    cache.clear(tiers=["negative"])  # as after the 24 h negative cache
+    cache.close()
+    ddg.results = [image_result("Bruce Wayne", images.add("b.jpg", sharp_photo()), WIKI)]
+    assert web.resolve(BRUCE).status == "resolved"
+    assert len(ddg.requests) == 4
+
+
 @pytest.mark.parametrize(("path", "status"), [("/", 202), ("/", 403), ("/", 429), ("/i.js", 403)])
 def test_rate_limit_answer_makes_it_unavailable_at_once_and_pauses_the_gate(
     web: SourceHarness, ddg: FakeDuckDuckGo, images: FakeImageHost, path: str, status: int

@@ -22,6 +22,7 @@ book search. The rate (60 requests a minute) is paced by the shared client.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -72,7 +73,12 @@ CHARACTER_SEARCH_QUERY: Final = _SEARCH_QUERY % "Character"
 _AUTH_CODES: Final = frozenset(
     {"invalid-jwt", "invalid-headers", "access-denied", "unauthorized", "forbidden"}
 )
-_AUTH_WORDS: Final = ("token", "jwt", "authoriz", "authentic", "unauthori")
+# Matched as phrases: a parse error such as "Unexpected token" must not pass for an auth failure.
+_AUTH_MESSAGE: Final = re.compile(
+    r"\b(jwt|unauthori[sz]ed|not authori[sz]ed|authentication|authorization header"
+    r"|(verify|invalid|expired|missing|bad) (api )?token)\b",
+    re.IGNORECASE,
+)
 
 
 def bearer_header(settings: Settings) -> str:
@@ -101,8 +107,7 @@ def graphql_errors(payload: Any) -> list[dict[str, Any]]:
 def is_auth_error(error: dict[str, Any]) -> bool:
     extensions = error.get("extensions")
     code = as_str(extensions.get("code")).lower() if isinstance(extensions, dict) else ""
-    message = as_str(error.get("message")).lower()
-    return code in _AUTH_CODES or any(word in message for word in _AUTH_WORDS)
+    return code in _AUTH_CODES or bool(_AUTH_MESSAGE.search(as_str(error.get("message"))))
 
 
 def search_hits(payload: Any) -> list[dict[str, Any]]:

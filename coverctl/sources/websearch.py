@@ -6,7 +6,8 @@ favours pictures of the character over posters of the title.
 
 Flow: ``GET {DUCKDUCKGO_URL}/?q=`` returns a page carrying a ``vqd`` token; ``GET /i.js`` with that
 token and a ``Referer`` header returns the results. The parsed results are kept forever in the
-``search`` cache tier (design), so one query is sent to DuckDuckGo once.
+``search`` cache tier (design), so one query is sent to DuckDuckGo once; an empty answer is not
+kept (it may be a soft block).
 
 Rate limiting: DuckDuckGo answers 202, 403 or 429 when it wants us gone. The ``duckduckgo`` gate is
 then paused for :data:`RATE_LIMIT_PAUSE` seconds and the source reports itself unavailable for the
@@ -285,7 +286,10 @@ class WebSearchSource:
             if cached is not None:
                 return list(cached)
             results = await self._search(ctx, text)
-        ctx.cache.set("search", key, results, tag=PROVIDER)
+        if results:
+            # An empty answer may be a soft block: it is not kept forever (the resolver's 24 h
+            # negative cache still spares DuckDuckGo the same question).
+            ctx.cache.set("search", key, results, tag=PROVIDER)
         return results
 
     async def _search(self, ctx: SourceContext, text: str) -> list[dict[str, Any]]:
