@@ -220,8 +220,8 @@ class WebSearchSource:
             if failed:
                 # An outage is not a verdict: the row must not be remembered as "not found".
                 raise ProviderUnavailable(
-                    "image_fetch",
-                    f"could not download {len(failed)} of {len(checked)} web results "
+                    PROVIDER,
+                    f"could not download {len(failed)} of {len(checked)} result pictures "
                     f"({failed[0].problem})",
                 )
             return SourceAnswer.none(
