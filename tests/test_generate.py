@@ -161,6 +161,16 @@ def test_backend_url_serves_the_generated_file(
     assert again is not None and again.image_url == url
 
 
+def test_output_inlined_as_a_data_uri_is_decoded_not_downloaded(
+    gen: SourceHarness, replicate: FakeReplicate, delivery: FakeImageHost
+) -> None:
+    replicate.inline_output = sharp_photo()
+    result = gen.resolve(LYRA, generate=True)
+    assert result.candidate is not None
+    assert Path(result.candidate.image_url).read_bytes() == sharp_photo()
+    assert delivery.requests == []
+
+
 def test_processing_prediction_is_polled_until_it_succeeds(
     gen: SourceHarness, replicate: FakeReplicate
 ) -> None:

@@ -10,7 +10,8 @@ Flow: ``POST {REPLICATE_BASE_URL}/models/{owner}/{name}/predictions`` with ``Pre
 server holds the request up to 60 s and usually answers with the finished prediction). A prediction
 still ``starting``/``processing`` is polled at ``/predictions/{id}`` with growing pauses, up to
 :attr:`GenerateSource.poll_timeout`; past it the prediction is canceled so it stops costing. The
-first output URL is downloaded (no token is sent to it), checked with ``images.inspect_image``
+first output URL is downloaded (no token is sent to it; a ``data:`` URI is decoded instead),
+checked with ``images.inspect_image``
 and stored as ``anonymous_{uuid}.jpg``: in the Azure container ``images`` when
 AZURE_STORAGE_CONNECTION_STRING is set (the blob URL is recorded), else under
 ``{COVERCTL_STATIC_DIR}/generated/`` (recorded like a local override: through BACKEND_URL when
@@ -33,6 +34,7 @@ provider returned. A likeness of a real actor would be both a rights problem and
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import re
@@ -54,7 +56,7 @@ from coverctl.errors import (
 from coverctl.http import scrub
 from coverctl.models import Candidate, Match, Query
 from coverctl.sources.base import SourceAnswer, SourceContext, as_list, as_str, json_body
-from coverctl.sources.imagecheck import fetch_and_inspect, is_remote
+from coverctl.sources.imagecheck import fetch_and_inspect, inspect_bytes, is_remote
 from coverctl.sources.local import local_image_url
 
 PROVIDER: Final = "replicate"
@@ -145,9 +147,24 @@ def parse_prediction(payload: Any) -> Prediction:
     return Prediction(
         id=prediction_id,
         status=as_str(payload.get("status")),
-        output_urls=tuple(u for u in urls if isinstance(u, str) and is_remote(u)),
+        output_urls=tuple(
+            u for u in urls if isinstance(u, str) and (is_remote(u) or u.startswith("data:"))
+        ),
         error=as_str(error) if isinstance(error, str) else (str(error) if error else ""),
     )
+
+
+def decode_data_uri(uri: str) -> bytes:
+    """The bytes of a base64 `data:` URI (Replicate may inline a small output file that way)."""
+    from coverctl.images import MAX_IMAGE_BYTES
+
+    header, _, body = uri.partition(",")
+    if not header.endswith(";base64") or len(body) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise ImageRejected("The model's output is not a base64 image of at most 10 MB.")
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError:
+        raise ImageRejected("The model's output is not valid base64.") from None
 
 
 def problem_detail(payload: Any) -> str:
@@ -339,7 +356,11 @@ class GenerateSource:
         """Download and check the output, store it, and describe it as a candidate."""
         from coverctl.images import Use
 
-        data, info = await fetch_and_inspect(ctx, prediction.output_urls[0], Use.PROFILE)
+        output = prediction.output_urls[0]
+        if output.startswith("data:"):
+            info = await inspect_bytes(data := decode_data_uri(output), Use.PROFILE)
+        else:
+            data, info = await fetch_and_inspect(ctx, output, Use.PROFILE)
         if info.mime not in _STORABLE_MIMES:
             raise ImageRejected(f"the model returned a {info.format} image; expected JPEG/PNG/WebP")
         image_url = await store_generated(ctx.settings, data, info.mime)

@@ -7,6 +7,7 @@ test that expects no generation asserts `creations() == 0`.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -40,6 +41,7 @@ class FakeReplicate(FakeService):
         self.token = token
         self.plan: list[str] = ["succeeded"]
         self.error = "CUDA error: out of memory"
+        self.inline_output: bytes | None = None  # answer with a data: URI instead of a URL
         self.predictions: dict[str, dict[str, Any]] = {}
         self._steps: dict[str, list[str]] = {}
         self.route("POST", r"/v1/models/(?P<owner>[^/]+)/(?P<name>[^/]+)/predictions", self._create)
@@ -65,7 +67,11 @@ class FakeReplicate(FakeService):
         status = self._steps[prediction_id][0]
         prediction["status"] = status
         if status == "succeeded":
-            prediction["output"] = [self.output_url(prediction_id)]
+            prediction["output"] = [
+                self.output_url(prediction_id)
+                if self.inline_output is None
+                else "data:image/jpeg;base64," + base64.b64encode(self.inline_output).decode()
+            ]
             prediction["completed_at"] = "2025-01-01T00:00:02.1Z"
             prediction["metrics"] = {"image_count": 1, "predict_time": 0.61, "total_time": 0.74}
         elif status == "failed":
