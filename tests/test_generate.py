@@ -236,6 +236,7 @@ def test_creation_that_may_have_reached_replicate_is_never_retried(
     assert result.unavailable_sources == ["generate"]
     assert "not retried" in (result.error or "")
     assert replicate.creations() == 1
+    assert generator(gen).predictions == 1  # it may be running: it counts against the cap
 
 
 def test_server_error_on_creation_is_never_retried(

@@ -21,8 +21,9 @@ step finds it next time without calling Replicate.
 Money safety:
 - the creating POST is never retried once it may have reached Replicate (a timeout or 5xx could
   mean it is running): only a 429 or a refused connection is retried;
-- each created prediction counts against :attr:`GenerateSource.max_generations` (failed ones too:
-  they may be billed), checked and reserved before the request so concurrent tasks cannot overrun;
+- each created prediction counts against :attr:`GenerateSource.max_generations` (failed ones too,
+  and a creation that timed out or met a 5xx, since it may be running), checked and reserved
+  before the request so concurrent tasks cannot overrun;
 - the token is sent only to REPLICATE_BASE_URL: predictions are polled at
   ``{base}/predictions/{id}``, never at a URL taken from a reply.
 
@@ -231,9 +232,14 @@ class GenerateSource:
         reserved = True
         started = time.monotonic()
         try:
-            prediction = await self._create(ctx, query)
-            self._reserved -= 1
-            reserved = False
+            try:
+                prediction = await self._create(ctx, query)
+            except ProviderUnavailable:
+                # A timeout or 5xx may have left a prediction running (and billed): counted.
+                self._reserved, reserved = self._reserved - 1, False
+                self.predictions += 1
+                raise
+            self._reserved, reserved = self._reserved - 1, False
             self.predictions += 1
             prediction = await self._wait(ctx, prediction)
             if prediction.status != "succeeded":
