@@ -54,9 +54,12 @@ DEFAULT_RATES: Final[dict[str, float]] = {
     "hardcover": 1.0,
     "duckduckgo": 0.5,
     "replicate": 10.0,
+    # Picture downloads for checks (web results, --verify, generated images): many hosts, mostly
+    # CDNs, share this one gate.
+    "image_fetch": 20.0,
 }
 # Burst sizes: how many requests may go out back to back before pacing applies.
-DEFAULT_BURSTS: Final[dict[str, int]] = {"hardcover": 10}
+DEFAULT_BURSTS: Final[dict[str, int]] = {"hardcover": 10, "image_fetch": 5}
 
 # Local override file names, in priority order; {n} is the normalised character name.
 CHARACTER_FILE_PATTERNS: Final = (

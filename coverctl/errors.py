@@ -80,6 +80,10 @@ class ProviderResponseError(ProviderError):
     """The provider answered with something we cannot use (malformed JSON, unexpected shape)."""
 
 
+class ResponseTooLarge(ProviderResponseError):
+    """A response body was longer than the caller allowed; the download was cut off."""
+
+
 class ImageRejected(CoverctlError):
     """An image failed validation (corrupt, too big, wrong format, too small)."""
 

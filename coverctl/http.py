@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from coverctl import __version__
-from coverctl.errors import ProviderUnavailable
+from coverctl.errors import ProviderUnavailable, ResponseTooLarge
 
 # httpx logs full request URLs (with query strings) at INFO: keep it quiet so no key is logged.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -227,10 +227,26 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+        idempotent: bool = True,
+        return_statuses: Collection[int] = (),
     ) -> httpx.Response:
-        """Send one request with pacing and retries; return any response that is not 429/5xx."""
+        """Send one request with pacing and retries; return any response that is not 429/5xx.
+
+        - `timeout` replaces the client's timeout for this request (Replicate's `Prefer: wait`
+          holds a request up to 60 s; an image download deserves less than an API call).
+        - `max_bytes` streams the body and raises ResponseTooLarge as soon as it is longer, so a
+          stranger's "image" can never fill memory.
+        - `idempotent=False` is for a request that must not run twice (one that spends money):
+          it is retried only when it certainly never reached the server (a 429, a refused
+          connection), never after a timeout or a 5xx, which may have been acted on.
+        - `return_statuses` are handed back as they are instead of being handled (for a provider
+          whose rate-limit answers the caller handles itself).
+        """
         gate = self.gate(provider)
         policy = self.policy
+        options = _SendOptions(timeout, max_bytes, idempotent, frozenset(return_statuses))
 
         def backoff(exc: Exception) -> bool | float:
             if not isinstance(exc, _Retryable):
@@ -251,7 +267,7 @@ class HttpClient:
                 with attempt:
                     if attempt.num > 1:
                         gate.stats.retries += 1
-                    return await self._send_once(gate, method, url, params, headers, json)
+                    return await self._send_once(gate, method, url, params, headers, json, options)
         except _Retryable as exc:
             gate.record_failure()
             raise ProviderUnavailable(provider, exc.reason) from None
@@ -265,20 +281,37 @@ class HttpClient:
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         json: Any,
+        options: _SendOptions | None = None,
     ) -> httpx.Response:
+        options = options or _SendOptions()
         await gate.acquire()
         gate.stats.requests += 1
+        timeout: Any = httpx.USE_CLIENT_DEFAULT
+        if options.timeout is not None:
+            timeout = httpx.Timeout(options.timeout, connect=min(options.timeout, 5.0))
+        request = self._client.build_request(
+            method, url, params=params, headers=headers, json=json, timeout=timeout
+        )
         try:
-            response = await self._client.request(
-                method, url, params=params, headers=headers, json=json
-            )
-        except httpx.TimeoutException:
+            if options.max_bytes is None:
+                response = await self._client.send(request)
+            else:
+                response = await self._send_bounded(gate.name, request, options.max_bytes)
+        except httpx.TimeoutException as exc:
             gate.record_failure()
+            never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            _fail_unless_retry_is_safe(gate.name, "timed out", options, never_sent)
             raise _Retryable("timed out") from None
         except httpx.TransportError as exc:
             gate.record_failure()
-            raise _Retryable(f"connection failed ({type(exc).__name__})") from None
+            reason = f"connection failed ({type(exc).__name__})"
+            _fail_unless_retry_is_safe(
+                gate.name, reason, options, isinstance(exc, httpx.ConnectError)
+            )
+            raise _Retryable(reason) from None
         gate.stats.statuses[response.status_code] += 1
+        if response.status_code in options.return_statuses:
+            return response
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after > self.policy.max_retry_after:
@@ -289,6 +322,58 @@ class HttpClient:
             raise _Retryable("rate limited (HTTP 429)", retry_after=retry_after)
         if response.status_code >= 500:
             gate.record_failure()
-            raise _Retryable(f"server error (HTTP {response.status_code})")
+            reason = f"server error (HTTP {response.status_code})"
+            _fail_unless_retry_is_safe(gate.name, reason, options, never_sent=False)
+            raise _Retryable(reason)
         gate.record_success()
         return response
+
+    async def _send_bounded(
+        self, provider: str, request: httpx.Request, max_bytes: int
+    ) -> httpx.Response:
+        """Send `request`, reading at most `max_bytes` of its (decoded) body."""
+        response = await self._client.send(request, stream=True)
+        chunks: list[bytes] = []
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise ResponseTooLarge(provider, f"the response is {_megabytes(int(declared))}")
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ResponseTooLarge(
+                        provider, f"the response is over {_megabytes(max_bytes)}"
+                    )
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        # The body is already decoded: the new response must not decode it again.
+        headers = [
+            (key, value)
+            for key, value in response.headers.multi_items()
+            if key.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=b"".join(chunks), request=request
+        )
+
+
+@dataclass(frozen=True)
+class _SendOptions:
+    timeout: float | None = None
+    max_bytes: int | None = None
+    idempotent: bool = True
+    return_statuses: frozenset[int] = frozenset()
+
+
+def _fail_unless_retry_is_safe(
+    provider: str, reason: str, options: _SendOptions, never_sent: bool
+) -> None:
+    """A request that must not run twice is given up unless it certainly never arrived."""
+    if not options.idempotent and not never_sent:
+        raise ProviderUnavailable(provider, f"{reason}; not retried, it may have been acted on")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"

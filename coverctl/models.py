@@ -42,6 +42,10 @@ class Candidate:
     media_type: str | None = None
     year: int | None = None
     title: str | None = None  # the title as the provider spells it
+    # Set once the picture itself was downloaded and checked (images.inspect_image).
+    image_hash: str | None = None  # perceptual hash, 16 hex digits
+    image_width: int | None = None
+    image_height: int | None = None
 
 
 @dataclass

@@ -11,12 +11,18 @@ import asyncio
 import importlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from coverctl.config import Settings
 from coverctl.constants import MediaType, Source
-from coverctl.errors import ConfigError, ProviderError, ProviderUnavailable, UsageError
+from coverctl.errors import (
+    ConfigError,
+    ImageRejected,
+    ProviderError,
+    ProviderUnavailable,
+    UsageError,
+)
 from coverctl.http import HttpClient, scrub
 from coverctl.models import Attempt, Candidate, Match, Query, Resolution
 from coverctl.names import normalize
@@ -83,6 +89,9 @@ class ResolveOptions:
     refresh: bool = False
     network: bool = True
     generate: bool = False
+    # Download each provider's picture and check it (images.inspect_image) before accepting it.
+    # Web search and generation always check theirs.
+    verify: bool = False
 
 
 @dataclass
@@ -118,16 +127,20 @@ class Resolver:
             self._noticed.add(message)
             self.notices.append(message)
 
-    def _resolution_key(self, query: Query, steps: Sequence[str]) -> str:
-        return cache_key(
-            "resolution",
+    def _resolution_key(self, query: Query, steps: Sequence[str], verify: bool = False) -> str:
+        # A verified answer is kept apart: an unchecked one must not satisfy --verify. The part
+        # is only added with --verify so existing cache entries keep their keys.
+        parts: list[object] = [
             normalize(query.character_name),
             normalize(query.title),
             query.year,
             query.media_type,
             normalize(query.actor or ""),
             ",".join(steps),
-        )
+        ]
+        if verify:
+            parts.append("verified")
+        return cache_key("resolution", *parts)
 
     async def resolve(self, query: Query, options: ResolveOptions | None = None) -> Resolution:
         options = options or ResolveOptions()
@@ -148,7 +161,7 @@ class Resolver:
                 return Resolution(query, "resolved", found, attempts=attempts)
 
         steps = self._runnable_steps(query, options, attempts)
-        key = self._resolution_key(query, steps)
+        key = self._resolution_key(query, steps, options.verify)
         if not options.refresh:
             cached = self.cache.get("resolution", key)
             if cached is not None:
@@ -163,7 +176,9 @@ class Resolver:
 
         unavailable: list[str] = []
         for step in steps:
-            found = await self._try_step(step, query, ctx, attempts, unavailable)
+            found = await self._try_step(
+                step, query, ctx, attempts, unavailable, verify=options.verify
+            )
             if found is not None:
                 self._record(query, found)
                 self.cache.set("resolution", key, _candidate_to(found), tag=found.source)
@@ -198,7 +213,8 @@ class Resolver:
             reason = source.unavailable_reason(self.settings)
             if reason:
                 attempts.append(Attempt(step, "skipped", reason))
-                self._notice(f"{reason}: {source.provider or step} is skipped.")
+                if not _turned_off(source, self.settings):
+                    self._notice(f"{reason}: {source.provider or step} is skipped.")
                 continue
             runnable.append(step)
         return runnable
@@ -210,6 +226,8 @@ class Resolver:
         ctx: SourceContext,
         attempts: list[Attempt],
         unavailable: list[str],
+        *,
+        verify: bool = False,
     ) -> Candidate | None:
         source = self.source(step)
         if source is None:
@@ -230,9 +248,64 @@ class Resolver:
         if not answer.candidates:
             attempts.append(Attempt(step, "no_match", answer.reason or "nothing found"))
             return None
-        best = max(answer.candidates, key=lambda c: c.quality_score)
+        candidates = answer.candidates
+        if verify:
+            candidates = await self._verified(step, candidates, ctx, attempts, unavailable)
+            if not candidates:
+                return None
+        best = max(candidates, key=lambda c: c.quality_score)
         attempts.append(Attempt(step, "accepted", _describe(best)))
         return best
+
+    async def _verified(
+        self,
+        step: str,
+        candidates: Sequence[Candidate],
+        ctx: SourceContext,
+        attempts: list[Attempt],
+        unavailable: list[str],
+    ) -> list[Candidate]:
+        """The candidates whose picture downloads and passes images.inspect_image, each scored
+        with images.combined_score and carrying its hash and size. Local files and pictures a
+        source already checked pass as they are. Records why the others were turned down."""
+        from coverctl.images import combined_score
+        from coverctl.sources.imagecheck import check_image, image_use, is_remote
+
+        passed: list[Candidate] = []
+        rejected: list[str] = []
+        failed: list[str] = []
+        for candidate in candidates:
+            if candidate.image_hash is not None or not is_remote(candidate.image_url):
+                passed.append(candidate)
+                continue
+            try:
+                info = await check_image(ctx, candidate.image_url, image_use(candidate.source))
+            except ImageRejected as exc:
+                rejected.append(f"rejected: {_describe(candidate)}: {exc.message}")
+                continue
+            except ProviderError as exc:
+                failed.append(scrub(exc.message, self.settings.secrets()))
+                continue
+            passed.append(
+                replace(
+                    candidate,
+                    quality_score=combined_score(candidate.quality_score, info),
+                    image_hash=info.phash,
+                    image_width=info.width,
+                    image_height=info.height,
+                )
+            )
+        for reason in rejected:
+            attempts.append(Attempt(step, "rejected", reason))
+        if not passed and failed:
+            # Not a verdict on the picture: the step must not count as a clean miss.
+            attempts.append(
+                Attempt(
+                    step, "unavailable", f"could not download the image to check it: {failed[0]}"
+                )
+            )
+            unavailable.append(step)
+        return passed
 
     def _record(self, query: Query, candidate: Candidate) -> None:
         self.store.upsert(
@@ -249,8 +322,18 @@ class Resolver:
                 matched_character=candidate.matched.character,
                 media_type=candidate.media_type or query.media_type,
                 year=candidate.year or query.year,
+                image_hash=candidate.image_hash,
+                image_width=candidate.image_width,
+                image_height=candidate.image_height,
             )
         )
+
+
+def _turned_off(source: ImageSource, settings: Settings) -> bool:
+    """Whether the user turned the source off on purpose (then it is skipped without a notice).
+    Sources may define `turned_off(settings) -> bool`; see WebSearchSource."""
+    check = getattr(source, "turned_off", None)
+    return bool(check(settings)) if callable(check) else False
 
 
 def _describe(candidate: Candidate) -> str:
@@ -260,7 +343,7 @@ def _describe(candidate: Candidate) -> str:
 
 
 def _not_found_reason(attempts: list[Attempt], unavailable: list[str]) -> str:
-    tried = [a for a in attempts if a.outcome in ("no_match", "unavailable")]
+    tried = [a for a in attempts if a.outcome in ("no_match", "unavailable", "rejected")]
     if unavailable and len(unavailable) == len(tried):
         return "No source could be reached (" + "; ".join(a.reason for a in tried) + ")."
     if not tried:
@@ -280,6 +363,9 @@ def _candidate_to(candidate: Candidate) -> dict[str, Any]:
         "media_type": candidate.media_type,
         "year": candidate.year,
         "title": candidate.title,
+        "image_hash": candidate.image_hash,
+        "image_width": candidate.image_width,
+        "image_height": candidate.image_height,
     }
 
 
@@ -292,6 +378,9 @@ def _candidate_from(data: dict[str, Any]) -> Candidate:
         media_type=data.get("media_type"),
         year=data.get("year"),
         title=data.get("title"),
+        image_hash=data.get("image_hash"),
+        image_width=data.get("image_width"),
+        image_height=data.get("image_height"),
     )
 
 

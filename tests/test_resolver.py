@@ -151,9 +151,11 @@ def test_explain_lists_each_source_with_its_outcome(harness: ResolverHarness, tv
     tvdb.series = {}
     result = harness.resolve(Query("Walter White", "Breaking Bad", None, "tv"))
     outcomes = [(a.source, a.outcome) for a in result.attempts]
+    # Web search is turned off in these settings: it is listed as skipped, before the steps run.
     assert outcomes == [
         ("local", "no_match"),
         ("stored_ai", "no_match"),
+        ("web_search", "skipped"),
         ("tvdb", "no_match"),
         ("tmdb_tv", "accepted"),
     ]

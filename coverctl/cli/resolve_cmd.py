@@ -29,6 +29,11 @@ def register(app: typer.Typer) -> None:
         generate: bool = typer.Option(
             False, "--generate", help="Generate an AI image when nothing else is found (costs)."
         ),
+        verify: bool = typer.Option(
+            False,
+            "--verify",
+            help="Download and check each provider's picture before accepting it.",
+        ),
         explain: bool = typer.Option(False, "--explain", help="Show every source tried and why."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> int:
@@ -41,7 +46,9 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings()
         query = Query(character, title, year, media_type, actor)
-        options = ResolveOptions(refresh=refresh, network=not no_network, generate=generate)
+        options = ResolveOptions(
+            refresh=refresh, network=not no_network, generate=generate, verify=verify
+        )
 
         async def run():
             resolver = open_resolver(settings, refresh=refresh)

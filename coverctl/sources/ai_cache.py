@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from coverctl.config import Settings
@@ -9,6 +10,7 @@ from coverctl.constants import GENERATED_URL_PATTERNS, QualityScore, Source
 from coverctl.models import Candidate, Match, Query
 from coverctl.names import normalize
 from coverctl.sources.base import SourceAnswer, SourceContext
+from coverctl.sources.local import local_image_url
 from coverctl.urls import qualify_image_url
 
 # Rows from these sources are provider pictures even if their URL happens to contain "tmp".
@@ -18,6 +20,23 @@ _PROVIDER_SOURCES = frozenset({Source.TMDB, Source.TVDB, Source.HARDCOVER, Sourc
 def looks_generated(image_url: str) -> bool:
     lowered = image_url.lower()
     return any(pattern in lowered for pattern in GENERATED_URL_PATTERNS)
+
+
+def stored_image_url(image_url: str, settings: Settings) -> str | None:
+    """The URL to serve a stored AI image from.
+
+    A file under the static directory (where `--generate` keeps images when no Azure storage is
+    configured) is referred to like a local override file, and skipped once deleted; anything
+    else goes through the backend's URL qualification rules.
+    """
+    path = Path(image_url)
+    if path.is_absolute() and path.resolve().is_relative_to(settings.static_dir.resolve()):
+        return local_image_url(path, settings) if path.is_file() else None
+    return qualify_image_url(
+        image_url,
+        backend_url=settings.backend_url,
+        tmdb_image_base_url=settings.tmdb_image_base_url,
+    )
 
 
 class StoredAiImageSource:
@@ -35,11 +54,7 @@ class StoredAiImageSource:
             )
             if not is_ai:
                 continue
-            url = qualify_image_url(
-                row["image_url"],
-                backend_url=ctx.settings.backend_url,
-                tmdb_image_base_url=ctx.settings.tmdb_image_base_url,
-            )
+            url = stored_image_url(row["image_url"], ctx.settings)
             if url:
                 candidate = Candidate(
                     image_url=url,

@@ -1,0 +1,301 @@
+"""Hardcover (books, GraphQL): find the book by its title and use its cover (quality 60).
+
+Hardcover's characters carry no picture, so a book character's answer is the cover of the book.
+
+Identity guard (the right book or nothing):
+
+- The title must match (`names.match_title` over the title, "title: subtitle" and the
+  alternative titles; with a year, `release_year` must be within one year and the same year wins).
+  A book without a cover is "no picture", never another edition's or another book's cover.
+- With media type ``book`` the user says the title is a book: the title match is the evidence and
+  no character request is spent.
+- With no media type, Hardcover is asked only after TMDB and TVDB found nothing, so the title may
+  be a film sharing its name with a book (a novelisation) or an unrelated book. The cover is then
+  accepted only when Hardcover's character search finds the character with this book among their
+  books. That one extra request (cached 24 h per character) is made only once a book with a cover
+  was found.
+
+Search answers are cached for 24 h (`cached_response`), so the characters of one book cost one
+book search. The rate (60 requests a minute) is paced by the shared client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, ClassVar, Final
+
+import httpx
+
+from coverctl.config import Settings
+from coverctl.constants import MediaType, QualityScore, Source
+from coverctl.errors import CredentialRejected, ProviderResponseError
+from coverctl.http import scrub
+from coverctl.models import Candidate, Match, Query
+from coverctl.names import (
+    CastMatch,
+    CastMember,
+    NoMatch,
+    TitleCandidate,
+    TitleMatch,
+    match_character,
+    match_title,
+    normalize,
+)
+from coverctl.sources.base import (
+    SourceAnswer,
+    SourceContext,
+    as_int,
+    as_list,
+    as_str,
+    cached_response,
+    expect_dict,
+    json_body,
+    year_of,
+)
+
+PROVIDER: Final = "hardcover"
+ENV_KEY: Final = "HARDCOVER_API_KEY"
+BOOKS_PER_PAGE: Final = 10
+CHARACTERS_PER_PAGE: Final = 10
+
+# `query_type` is written into the query text, as Hardcover's documentation does.
+_SEARCH_QUERY: Final = """\
+query CoverctlSearch($q: String!, $perPage: Int!) {
+  search(query: $q, query_type: "%s", per_page: $perPage, page: 1) {
+    results
+  }
+}"""
+BOOK_SEARCH_QUERY: Final = _SEARCH_QUERY % "Book"
+CHARACTER_SEARCH_QUERY: Final = _SEARCH_QUERY % "Character"
+
+# GraphQL error codes and message fragments that mean "your token was not accepted".
+_AUTH_CODES: Final = frozenset(
+    {"invalid-jwt", "invalid-headers", "access-denied", "unauthorized", "forbidden"}
+)
+# Matched as phrases: a parse error such as "Unexpected token" must not pass for an auth failure.
+_AUTH_MESSAGE: Final = re.compile(
+    r"\b(jwt|unauthori[sz]ed|not authori[sz]ed|authentication|authorization header"
+    r"|(verify|invalid|expired|missing|bad) (api )?token)\b",
+    re.IGNORECASE,
+)
+
+
+def bearer_header(settings: Settings) -> str:
+    """`Bearer <token>`, whether or not the user pasted the token with its "Bearer " prefix."""
+    assert settings.hardcover_api_key is not None
+    token = settings.hardcover_api_key.reveal().strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    return f"Bearer {token}"
+
+
+def request_body(query: str, text: str, per_page: int) -> dict[str, Any]:
+    return {"query": query, "variables": {"q": text, "perPage": per_page}}
+
+
+def graphql_errors(payload: Any) -> list[dict[str, Any]]:
+    """The `errors[]` of a GraphQL reply (also Hardcover's plain `{"error": "..."}`)."""
+    if not isinstance(payload, dict):
+        return []
+    errors = [e for e in as_list(payload.get("errors")) if isinstance(e, dict)]
+    if not errors and as_str(payload.get("error")):
+        errors = [{"message": as_str(payload.get("error"))}]
+    return errors
+
+
+def is_auth_error(error: dict[str, Any]) -> bool:
+    extensions = error.get("extensions")
+    code = as_str(extensions.get("code")).lower() if isinstance(extensions, dict) else ""
+    return code in _AUTH_CODES or bool(_AUTH_MESSAGE.search(as_str(error.get("message"))))
+
+
+def search_hits(payload: Any) -> list[dict[str, Any]]:
+    """The `document`s of `data.search.results.hits[]` (results may arrive as a JSON string)."""
+    data = expect_dict(payload, PROVIDER, "the GraphQL reply")
+    search = data.get("data")
+    search = search.get("search") if isinstance(search, dict) else None
+    if not isinstance(search, dict):
+        raise ProviderResponseError(PROVIDER, "the reply has no data.search")
+    results = search.get("results")
+    if isinstance(results, str):
+        try:
+            results = json.loads(results)
+        except ValueError:
+            raise ProviderResponseError(PROVIDER, "search results are not JSON") from None
+    if results is None:
+        return []
+    results = expect_dict(results, PROVIDER, "data.search.results")
+    return [
+        hit["document"]
+        for hit in as_list(results.get("hits"))
+        if isinstance(hit, dict) and isinstance(hit.get("document"), dict)
+    ]
+
+
+def parse_books(payload: Any) -> list[dict[str, Any]]:
+    """The fields we use from a book search reply, in Hardcover's order."""
+    books = []
+    for doc in search_hits(payload):
+        book_id = _id_of(doc.get("id"))
+        title = as_str(doc.get("title"))
+        if not book_id or not title:
+            continue
+        titles = [title]
+        subtitle = as_str(doc.get("subtitle"))
+        if subtitle:
+            titles.append(f"{title}: {subtitle}")
+        titles.extend(as_str(t) for t in as_list(doc.get("alternative_titles")))
+        image = doc.get("image")
+        url = as_str(image.get("url")) if isinstance(image, dict) else ""
+        books.append(
+            {
+                "id": book_id,
+                "titles": [t for t in dict.fromkeys(titles) if t],
+                "year": as_int(doc.get("release_year")) or year_of(doc.get("release_date")),
+                "image_url": url if url.startswith(("http://", "https://")) else None,
+                "authors": [as_str(a) for a in as_list(doc.get("author_names")) if as_str(a)],
+            }
+        )
+    return books
+
+
+def parse_characters(payload: Any) -> list[dict[str, Any]]:
+    """The fields we use from a character search reply: name and the titles of their books."""
+    characters = []
+    for doc in search_hits(payload):
+        name = as_str(doc.get("name"))
+        if not name:
+            continue
+        books = [as_str(b) for b in as_list(doc.get("books")) if as_str(b)]
+        characters.append({"id": _id_of(doc.get("id")), "name": name, "books": books})
+    return characters
+
+
+def appears_in(character_books: list[str], book_titles: list[str]) -> bool:
+    """Whether one of a character's book titles is one of the titles of the book we found."""
+    candidates = [
+        TitleCandidate(id=str(i), titles=(title,), year=None, rank=i)
+        for i, title in enumerate(character_books)
+    ]
+    return any(
+        isinstance(match_title(title, None, candidates), TitleMatch) for title in book_titles
+    )
+
+
+def confirm_character(
+    name: str, characters: list[dict[str, Any]], book: dict[str, Any]
+) -> str | NoMatch:
+    """Hardcover's name for the character `name` in `book`, or NoMatch with the reason."""
+    shown = book["titles"][0]
+    in_book = [c for c in characters if appears_in(c["books"], book["titles"])]
+    if not in_book:
+        return NoMatch(
+            f"Hardcover lists no character called '{name}' in the book '{shown}', "
+            "so its cover is not used for a title of unknown media type"
+        )
+    members = [
+        CastMember(person_id=str(i), person_name="", character=c["name"], order=i, has_image=False)
+        for i, c in enumerate(in_book)
+    ]
+    found = match_character(name, members)
+    if not isinstance(found, CastMatch):
+        return NoMatch(
+            f"Hardcover's characters of '{shown}' do not settle '{name}': {found.reason}"
+        )
+    return found.member.character
+
+
+class HardcoverSource:
+    name: ClassVar[str] = "hardcover"
+    provider: ClassVar[str | None] = PROVIDER
+
+    def unavailable_reason(self, settings: Settings) -> str | None:
+        return None if settings.hardcover_api_key else f"{ENV_KEY} is not set"
+
+    async def _graphql(self, ctx: SourceContext, body: dict[str, Any]) -> Any:
+        response = await ctx.http.request(
+            PROVIDER,
+            "POST",
+            ctx.settings.hardcover_graphql_url,
+            headers={"Authorization": bearer_header(ctx.settings), "Accept": "application/json"},
+            json=body,
+        )
+        if response.status_code in (401, 403):
+            raise self._rejected(ctx, _maybe_json(response))
+        payload = json_body(response, PROVIDER)
+        errors = graphql_errors(payload)
+        if any(is_auth_error(e) for e in errors):
+            raise self._rejected(ctx, payload)
+        if errors:
+            message = scrub(as_str(errors[0].get("message")), ctx.settings.secrets())
+            raise ProviderResponseError(PROVIDER, f"GraphQL error: {message or 'no message'}")
+        if response.status_code >= 400:
+            raise ProviderResponseError(PROVIDER, f"HTTP {response.status_code}")
+        return payload
+
+    def _rejected(self, ctx: SourceContext, payload: Any) -> CredentialRejected:
+        errors = graphql_errors(payload)
+        detail = as_str(errors[0].get("message")) if errors else ""
+        return CredentialRejected("Hardcover", ENV_KEY, scrub(detail, ctx.settings.secrets()))
+
+    async def _search_books(self, ctx: SourceContext, title: str) -> list[dict[str, Any]]:
+        async def fetch() -> list[dict[str, Any]]:
+            body = request_body(BOOK_SEARCH_QUERY, title, BOOKS_PER_PAGE)
+            return parse_books(await self._graphql(ctx, body))
+
+        return await cached_response(ctx, PROVIDER, ("book-search", normalize(title)), fetch)
+
+    async def _search_characters(self, ctx: SourceContext, name: str) -> list[dict[str, Any]]:
+        async def fetch() -> list[dict[str, Any]]:
+            body = request_body(CHARACTER_SEARCH_QUERY, name, CHARACTERS_PER_PAGE)
+            return parse_characters(await self._graphql(ctx, body))
+
+        return await cached_response(ctx, PROVIDER, ("character-search", normalize(name)), fetch)
+
+    async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        books = await self._search_books(ctx, query.title)
+        if not books:
+            return SourceAnswer.none(f"Hardcover has no book called {query.title!r}")
+        titles = [
+            TitleCandidate(id=b["id"], titles=tuple(b["titles"]), year=b["year"], rank=i)
+            for i, b in enumerate(books)
+        ]
+        title_match = match_title(query.title, query.year, titles)
+        if not isinstance(title_match, TitleMatch):
+            return SourceAnswer.none(title_match.reason)
+        book = next(b for b in books if b["id"] == title_match.candidate.id)
+        shown = book["titles"][0] + (f" ({book['year']})" if book["year"] else "")
+        if not book["image_url"]:
+            return SourceAnswer.none(f"found the book '{shown}' but Hardcover has no cover for it")
+        character = query.character_name
+        if query.media_type != MediaType.BOOK:
+            confirmed = confirm_character(
+                query.character_name, await self._search_characters(ctx, query.character_name), book
+            )
+            if isinstance(confirmed, NoMatch):
+                return SourceAnswer.none(confirmed.reason)
+            character = confirmed
+        candidate = Candidate(
+            image_url=book["image_url"],
+            source=Source.HARDCOVER,
+            quality_score=QualityScore.HARDCOVER,
+            matched=Match(person=None, character=character, external_id=book["id"]),
+            media_type=MediaType.BOOK,
+            year=book["year"],
+            title=book["titles"][0],
+        )
+        return SourceAnswer([candidate])
+
+
+def _id_of(value: Any) -> str:
+    """Hardcover ids arrive as numbers or numeric strings: always "123"."""
+    number = as_int(value)
+    return str(number) if number is not None else as_str(value)
+
+
+def _maybe_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

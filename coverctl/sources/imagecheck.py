@@ -1,0 +1,131 @@
+"""Downloading a candidate picture and checking it before it is accepted.
+
+Used by the resolver's `--verify`, by web image search (always: every result is a stranger's
+picture) and by AI generation (the output is checked before it is stored).
+
+- Downloads go through the shared client under their own provider name, ``image_fetch``, so they
+  are paced apart from the APIs, with a short timeout and a size cap (``images.MAX_IMAGE_BYTES``):
+  the body is streamed and cut off past the cap, never buffered whole.
+- Only http(s) URLs. An untrusted URL (a web search result) may not name ``localhost`` or a
+  literal loopback, private, link-local or reserved address. Host names are not resolved here, so
+  a public name that resolves to a private address, or a redirect to one, is not caught.
+- The check itself (Pillow, numpy) is CPU-bound and runs in a worker thread.
+- Verdicts are cached for 24 h in the response tier by URL and use: a rejected URL is not fetched
+  again, an accepted one keeps its measurements. A transient failure (timeout, 5xx, open circuit)
+  is never cached: it raises ProviderError and the caller treats the source as unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
+
+from coverctl.constants import Source
+from coverctl.errors import ImageRejected, ResponseTooLarge
+from coverctl.sources.base import SourceContext
+
+if TYPE_CHECKING:
+    from coverctl.images import ImageInfo, Use
+
+IMAGE_FETCH_PROVIDER: Final = "image_fetch"
+IMAGE_FETCH_TIMEOUT: Final = 8.0  # seconds; an image host slower than this is not worth waiting
+_VERDICT_NAMESPACE: Final = "image-check"
+
+
+def image_use(source: str) -> Use:
+    """What a source's picture is for: a book cover is a poster, everything else a profile."""
+    from coverctl.images import Use
+
+    return Use.POSTER if source == Source.HARDCOVER else Use.PROFILE
+
+
+def is_remote(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def url_problem(url: str, *, untrusted: bool) -> str | None:
+    """Why `url` may not be downloaded, or None. Pure: no name is resolved."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "The image URL is not an http(s) URL."
+    if not untrusted:
+        return None
+    host = parts.hostname.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return "The image URL points to this machine (localhost)."
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not address.is_global:
+        return "The image URL points to a private or local network address."
+    return None
+
+
+async def download_image(ctx: SourceContext, url: str, *, untrusted: bool = False) -> bytes:
+    """The bytes at `url`. ImageRejected when the URL or its answer rules the picture out;
+    ProviderError (unavailable) when the host could not be asked."""
+    from coverctl.images import MAX_IMAGE_BYTES
+
+    problem = url_problem(url, untrusted=untrusted)
+    if problem:
+        raise ImageRejected(problem)
+    try:
+        response = await ctx.http.request(
+            IMAGE_FETCH_PROVIDER,
+            "GET",
+            url,
+            headers={"Accept": "image/*"},
+            timeout=IMAGE_FETCH_TIMEOUT,
+            max_bytes=MAX_IMAGE_BYTES,
+        )
+    except ResponseTooLarge:
+        raise ImageRejected(
+            f"Image is over the {MAX_IMAGE_BYTES // 1024 // 1024} MB limit; "
+            "the download was stopped."
+        ) from None
+    if response.status_code != 200:
+        raise ImageRejected(f"The image URL answered HTTP {response.status_code}, not an image.")
+    return response.content
+
+
+async def inspect_bytes(data: bytes, use: Use) -> ImageInfo:
+    """images.inspect_image in a worker thread (it decodes pixels: keep it off the event loop)."""
+    from coverctl.images import inspect_image
+
+    return await asyncio.to_thread(inspect_image, data, use)
+
+
+async def fetch_and_inspect(
+    ctx: SourceContext, url: str, use: Use, *, untrusted: bool = False
+) -> tuple[bytes, ImageInfo]:
+    """Download and check one picture (no verdict cache): its bytes and measurements."""
+    data = await download_image(ctx, url, untrusted=untrusted)
+    return data, await inspect_bytes(data, use)
+
+
+async def check_image(
+    ctx: SourceContext, url: str, use: Use, *, untrusted: bool = False
+) -> ImageInfo:
+    """The measurements of the picture at `url`, from the 24 h verdict cache or downloaded and
+    checked now. Raises ImageRejected (cached too) or ProviderError (not cached)."""
+    from coverctl.images import ImageInfo
+    from coverctl.store.cache import cache_key
+
+    key = cache_key(_VERDICT_NAMESPACE, url, use.value, untrusted)
+    verdict = ctx.cache.get("response", key)
+    if isinstance(verdict, dict):
+        if isinstance(verdict.get("rejected"), str):
+            raise ImageRejected(verdict["rejected"])
+        if isinstance(verdict.get("info"), dict):
+            return ImageInfo(**verdict["info"])
+    try:
+        _, info = await fetch_and_inspect(ctx, url, use, untrusted=untrusted)
+    except ImageRejected as exc:
+        ctx.cache.set("response", key, {"rejected": exc.message}, tag=IMAGE_FETCH_PROVIDER)
+        raise
+    ctx.cache.set("response", key, {"info": dataclasses.asdict(info)}, tag=IMAGE_FETCH_PROVIDER)
+    return info
