@@ -134,13 +134,17 @@ class ImageStore:
         now = utc_now()
         values = {k: v for k, v in record.__dict__.items()}
         existing = self.db.execute(
-            f"SELECT id FROM {TABLE} WHERE character_key=? AND title_key=? AND source=?",
+            f"SELECT id, image_url FROM {TABLE} WHERE character_key=? AND title_key=? AND source=?",
             [record.character_key, record.title_key, record.source],
         ).fetchone()
         with self.db.conn:
             if existing:
                 row_id = str(existing[0])
-                self.db[TABLE].update(row_id, {**values, "updated_at": now})  # type: ignore[union-attr]
+                changes = {**values, "updated_at": now}
+                if existing[1] != record.image_url:
+                    # A new picture: the old link check says nothing about it.
+                    changes.update(last_checked=None, last_status=None)
+                self.db[TABLE].update(row_id, changes)  # type: ignore[union-attr]
             else:
                 row_id = str(uuid.uuid4())
                 self.db[TABLE].insert(  # type: ignore[union-attr]

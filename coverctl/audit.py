@@ -1,0 +1,750 @@
+"""Audit the store: rows below the quality bar, recorded under the wrong source, sharing one picture
+with other characters, never link-checked or dead at the last check. Optionally fix them.
+
+The scan streams rows with plain SQL (a tuple per row, a handful of columns, never all of
+them), so 100k rows cost a couple of seconds and a few MB. Only the worst ``keep`` findings are
+held in memory, in a bounded heap; every other figure is a counter.
+
+Problem kinds (``coverctl.report`` has a colour for each):
+
+``low_quality``      ``quality_score`` below ``min_quality`` (default 70, the design's bar).
+``wrong_source``     the URL does not fit the recorded source (:func:`source_problem`).
+``duplicate_image``  the same image URL, or the same picture (equal ``image_hash``), recorded for
+                     more than one character - a placeholder or a mistaken match - unless every
+                     row names the same person (one actor's photo reused for each of their roles
+                     is expected: TMDB profile pictures are per person).
+``dead_link``        the last link check (``coverctl dead-links``) failed.
+``never_checked``    no link check yet.
+
+``fix_findings`` re-resolves flagged rows through the cascade with ``refresh=True`` and keeps a
+new answer only when it is better: a higher quality score, or the old row was wrong, dead or a
+duplicate and the new answer is a different picture. The resolver's own write is held back until
+that decision (see :class:`_HeldWrites`), so a worse answer never touches the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from coverctl.config import Settings
+from coverctl.constants import GENERATED_URL_PATTERNS, QualityScore, Source
+from coverctl.errors import ConfigError, CoverctlError, UsageError
+from coverctl.store.db import TABLE, ImageRecord, ImageStore
+
+__all__ = [
+    "DEFAULT_MIN_QUALITY",
+    "PROBLEM_KINDS",
+    "AuditOptions",
+    "AuditResult",
+    "Finding",
+    "FixOutcome",
+    "FixReport",
+    "fix_findings",
+    "is_alive_status",
+    "report_cards",
+    "run_audit",
+    "source_problem",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MIN_QUALITY: Final = 70
+
+LOW_QUALITY: Final = "low_quality"
+WRONG_SOURCE: Final = "wrong_source"
+DUPLICATE_IMAGE: Final = "duplicate_image"
+DEAD_LINK: Final = "dead_link"
+NEVER_CHECKED: Final = "never_checked"
+# Most serious first: the order findings are listed, reported and fixed in.
+PROBLEM_KINDS: Final = (DEAD_LINK, WRONG_SOURCE, DUPLICATE_IMAGE, LOW_QUALITY, NEVER_CHECKED)
+_SEVERITY: Final = {kind: n for n, kind in enumerate(PROBLEM_KINDS)}
+# Problems that make a row wrong, not merely weak: any different picture is an improvement.
+BROKEN_KINDS: Final = frozenset({DEAD_LINK, WRONG_SOURCE, DUPLICATE_IMAGE})
+# Re-resolving cannot help a row that was simply never checked.
+FIXABLE_KINDS: Final = frozenset({DEAD_LINK, WRONG_SOURCE, DUPLICATE_IMAGE, LOW_QUALITY})
+
+ALIVE_STATUS: Final = "ok"  # what coverctl dead-links stores for a live link
+
+# The highest base score each source can record (combined_score adds at most images.MAX_BONUS).
+_BASE_SCORE: Final = {
+    Source.CHARACTER_SPECIFIC: QualityScore.CHARACTER_SPECIFIC,
+    Source.AI_GENERATED: QualityScore.AI_GENERATED,
+    Source.TVDB: QualityScore.TVDB_CHARACTER,
+    Source.TMDB: QualityScore.TMDB_MOVIE,
+    Source.HARDCOVER: QualityScore.HARDCOVER,
+    Source.WEB_SEARCH: QualityScore.WEB_SEARCH,
+}
+_PROVIDER_SOURCES: Final = frozenset(
+    {Source.TMDB, Source.TVDB, Source.HARDCOVER, Source.WEB_SEARCH}
+)
+# Generated-image markers that cannot occur by chance in a provider's file name. The bare "tmp"
+# pattern is left out: it matches random TMDB names such as "/aTmPx...jpg".
+_GENERATED_MARKERS: Final = tuple(p for p in GENERATED_URL_PATTERNS if "_" in p or "/" in p)
+_SCHEME: Final = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+):")
+
+
+def is_alive_status(status: str | None) -> bool:
+    """True for the status of a link that worked at its last check ("ok", or a legacy 2xx)."""
+    if status is None:
+        return False
+    status = status.strip().lower()
+    return status == ALIVE_STATUS or (status.isdigit() and 200 <= int(status) < 300)
+
+
+# --------------------------------------------------------------------------------------------
+# Which source a URL can belong to
+
+
+@dataclass(frozen=True)
+class ProviderHosts:
+    """Image hosts that identify a provider, from the settings (tests point them elsewhere)."""
+
+    tmdb: frozenset[str]
+    tvdb: frozenset[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None) -> ProviderHosts:
+        tmdb = {"image.tmdb.org"}
+        tvdb = {"artworks.thetvdb.com", "thetvdb.com"}
+        if settings is not None:
+            tmdb.add(_host(settings.tmdb_image_base_url))
+            tvdb.add(_host(settings.tvdb_artwork_url))
+        return cls(frozenset(tmdb - {""}), frozenset(tvdb - {""}))
+
+    def provider_of(self, host: str) -> str | None:
+        if host in self.tmdb:
+            return Source.TMDB
+        if host in self.tvdb or host.endswith(".thetvdb.com"):
+            return Source.TVDB
+        return None
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _url_kind(url: str) -> tuple[str, str]:
+    """("http", host) | ("path", "") | ("scheme", scheme) | ("empty", "")."""
+    url = url.strip()
+    if not url:
+        return "empty", ""
+    match = _SCHEME.match(url)
+    if match is None or len(match.group(1)) == 1:  # "C:\..." is a path, not a scheme
+        return "path", ""
+    scheme = match.group(1).lower()
+    if scheme in ("http", "https"):
+        return "http", _host(url)
+    return "scheme", scheme
+
+
+def _looks_generated(url: str) -> bool:
+    name = url.lower()
+    return any(marker in name for marker in _GENERATED_MARKERS)
+
+
+def source_problem(
+    source: str,
+    image_url: str | None,
+    quality_score: int | None = None,
+    hosts: ProviderHosts | None = None,
+) -> str | None:
+    """One sentence saying why ``image_url`` does not fit ``source``, or None when it fits.
+
+    Rules: a remote source (tmdb, tvdb, hardcover, web_search) needs an http(s) URL, not a local
+    path or another scheme, and never an AI-generated file name (``anonymous_``...); tmdb needs a
+    TMDB image host; tvdb and hardcover must not carry a TMDB/TVDB host of the other provider;
+    a local override (character_specific) or AI image must not be a TMDB/TVDB picture; and no
+    row may claim more quality than its source can score.
+    """
+    hosts = hosts or ProviderHosts.from_settings(None)
+    if source not in Source.ALL:
+        return f"Unknown source {source!r}."
+    kind, detail = _url_kind(image_url or "")
+    if kind == "empty":
+        return "No image URL is recorded."
+    from coverctl.images import MAX_BONUS
+
+    ceiling = _BASE_SCORE[source] + MAX_BONUS
+    if quality_score is not None and quality_score > min(100, ceiling):
+        return f"Quality {quality_score} is more than {source} can score ({min(100, ceiling)})."
+    url = image_url or ""
+    if source in _PROVIDER_SOURCES:
+        if kind == "path":
+            return f"A local path is recorded for the remote source {source}."
+        if kind == "scheme":
+            return f"A {detail}: URL is recorded for the remote source {source}; it needs http(s)."
+        if _looks_generated(url):
+            return f"An AI-generated image name is recorded as {source}."
+        owner = hosts.provider_of(detail)
+        if source == Source.TMDB and owner != Source.TMDB:
+            return f"A {detail} URL is recorded as tmdb (TMDB images come from image.tmdb.org)."
+        if source in (Source.TVDB, Source.HARDCOVER) and owner not in (None, source):
+            return f"A {owner.upper() if owner else ''} image URL is recorded as {source}."
+        return None
+    # character_specific and ai_generated: a local file, the backend, or a generated image.
+    if kind == "scheme":
+        return f"A {detail}: URL is recorded as {source}; it needs a file path or an http(s) URL."
+    owner = hosts.provider_of(detail) if kind == "http" else None
+    if owner is not None:
+        return f"A {owner.upper()} image URL is recorded as {source}."
+    if source == Source.CHARACTER_SPECIFIC and _looks_generated(url):
+        return "An AI-generated image is recorded as character_specific (a curated file)."
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The scan
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    min_quality: int = DEFAULT_MIN_QUALITY
+    source: str | None = None
+    keep: int = 1000  # findings held for listing, the report and --fix (worst first)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_quality <= 100:
+            raise UsageError(f"--min-quality must be between 0 and 100, got {self.min_quality}.")
+        if self.source is not None and self.source not in Source.ALL:
+            raise UsageError(f"Unknown source {self.source!r}; use one of {', '.join(Source.ALL)}.")
+        if self.keep < 0:
+            raise UsageError("The number of rows to list cannot be negative.")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One stored row with at least one problem."""
+
+    row_id: str
+    character_name: str
+    title: str
+    source: str
+    quality_score: int | None
+    image_url: str | None
+    last_checked: str | None
+    last_status: str | None
+    year: int | None
+    media_type: str | None
+    person_name: str | None
+    updated_at: str | None
+    problems: tuple[str, ...]  # kinds, most serious first
+    details: tuple[str, ...]  # one sentence per kind, same order
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "row_id": self.row_id,
+            "character_name": self.character_name,
+            "title": self.title,
+            "source": self.source,
+            "quality_score": self.quality_score,
+            "image_url": self.image_url,
+            "last_checked": self.last_checked,
+            "last_status": self.last_status,
+            "problems": list(self.problems),
+            "details": list(self.details),
+        }
+
+
+@dataclass
+class AuditResult:
+    options: AuditOptions
+    rows_scanned: int = 0
+    rows_with_problems: int = 0
+    problems: Counter[str] = field(default_factory=Counter)
+    rows_by_source: Counter[str] = field(default_factory=Counter)
+    flagged_by_source: Counter[str] = field(default_factory=Counter)
+    problems_by_source: dict[str, Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    findings: list[Finding] = field(default_factory=list)  # the worst `keep`, worst first
+    elapsed_ms: int = 0
+
+    @property
+    def findings_omitted(self) -> int:
+        return self.rows_with_problems - len(self.findings)
+
+    def problem_counts(self) -> dict[str, int]:
+        """Every kind, zero included, in severity order."""
+        return {kind: self.problems.get(kind, 0) for kind in PROBLEM_KINDS}
+
+    def to_json(self, limit: int | None = None) -> dict[str, Any]:
+        listed = self.findings if limit is None else self.findings[:limit]
+        return {
+            "rows_scanned": self.rows_scanned,
+            "rows_with_problems": self.rows_with_problems,
+            "min_quality": self.options.min_quality,
+            "source": self.options.source,
+            "problems": self.problem_counts(),
+            "by_source": {
+                source: {
+                    "rows": self.rows_by_source[source],
+                    "rows_with_problems": self.flagged_by_source.get(source, 0),
+                    "problems": {
+                        k: self.problems_by_source[source].get(k, 0) for k in PROBLEM_KINDS
+                    },
+                }
+                for source in sorted(self.rows_by_source)
+            },
+            "rows": [f.to_json() for f in listed],
+            "rows_omitted": self.rows_with_problems - len(listed),
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+_COLUMNS: Final = (
+    "id, character_name, movie_title, source, quality_score, image_url, last_checked, "
+    "last_status, year, media_type, person_name, updated_at"
+)
+_SEP: Final = "\x1f"  # unit separator: never in a name or an id
+_FIELD: Final = "\x1e"
+
+
+def _duplicate_details(store: ImageStore) -> dict[str, str]:
+    """Row id -> sentence, for every row in a group sharing one picture across characters.
+
+    Groups by exact image URL, then by exact ``image_hash`` (equal perceptual hashes: the same
+    picture at another address). Exact hash equality keeps this one GROUP BY on 100k rows; hashes
+    a few bits apart (within SAME_PICTURE_DISTANCE) are not grouped.
+    """
+    details: dict[str, str] = {}
+    person = "lower(trim(coalesce(person_name, '')))"
+    for column, what in (("image_url", "image URL"), ("image_hash", "picture (same image hash)")):
+        sql = (
+            f"SELECT group_concat(id || char(30) || character_name || ' (' || movie_title || ')',"
+            f" char(31)) FROM {TABLE} WHERE {column} IS NOT NULL AND {column} != '' "
+            f"GROUP BY {column} HAVING count(DISTINCT character_key) > 1 "
+            f"AND NOT (count(DISTINCT {person}) = 1 AND min({person}) != '')"
+        )
+        for (packed,) in store.db.execute(sql):
+            members = [m.split(_FIELD, 1) for m in packed.split(_SEP)]
+            for row_id, _label in members:
+                if row_id in details:
+                    continue
+                others = [other for oid, other in members if oid != row_id]
+                shown = ", ".join(others[:3]) + (
+                    f" and {len(others) - 3} more" if len(others) > 3 else ""
+                )
+                details[row_id] = (
+                    f"Same {what} as {len(others)} other row{'s' if len(others) != 1 else ''}, "
+                    f"not all the same character: {shown}."
+                )
+    return details
+
+
+class _Worst:
+    """Keeps the `capacity` most serious findings seen so far (a bounded heap)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._heap: list[tuple[int, int, int, int, int, Finding]] = []
+        self._seq = 0
+
+    def offer(self, finding: Finding, updated_rank: int) -> None:
+        if self.capacity == 0:
+            return
+        self._seq += 1
+        # heapq is a min-heap; negate so the root is the least serious kept finding.
+        severity = _SEVERITY[finding.problems[0]]
+        quality = finding.quality_score if finding.quality_score is not None else -1
+        item = (-severity, len(finding.problems), -quality, -updated_rank, -self._seq, finding)
+        if len(self._heap) < self.capacity:
+            heapq.heappush(self._heap, item)
+        elif item > self._heap[0]:
+            heapq.heapreplace(self._heap, item)
+
+    def worst_first(self) -> list[Finding]:
+        return [item[-1] for item in sorted(self._heap, reverse=True)]
+
+
+def run_audit(
+    store: ImageStore, options: AuditOptions | None = None, settings: Settings | None = None
+) -> AuditResult:
+    """Scan every row (of ``options.source``, if given) and count and collect its problems."""
+    options = options or AuditOptions()
+    started = time.perf_counter()
+    hosts = ProviderHosts.from_settings(settings)
+    duplicates = _duplicate_details(store)
+    result = AuditResult(options)
+    worst = _Worst(options.keep)
+    sql = f"SELECT {_COLUMNS} FROM {TABLE}"
+    params: list[Any] = []
+    if options.source:
+        sql += " WHERE source = ?"
+        params.append(options.source)
+    # Oldest first: among equally serious rows, the one updated longest ago is listed (and so
+    # fixed) first, so a --fix-limit works through the store over successive nights.
+    sql += " ORDER BY updated_at"
+    rank = 0
+    for row in store.db.execute(sql, params):
+        (
+            row_id,
+            name,
+            title,
+            source,
+            quality,
+            url,
+            checked,
+            status,
+            year,
+            media,
+            person,
+            updated,
+        ) = row
+        rank += 1
+        result.rows_scanned += 1
+        result.rows_by_source[source] += 1
+        found: list[tuple[str, str]] = []
+        if status is not None and not is_alive_status(status):
+            found.append(
+                (DEAD_LINK, f"The link check on {checked or 'an unknown date'} failed: {status}.")
+            )
+        wrong = source_problem(source, url, quality, hosts)
+        if wrong:
+            found.append((WRONG_SOURCE, wrong))
+        duplicate = duplicates.get(row_id)
+        if duplicate:
+            found.append((DUPLICATE_IMAGE, duplicate))
+        if quality is None or quality < options.min_quality:
+            found.append(
+                (LOW_QUALITY, f"Quality {quality} is below the bar of {options.min_quality}.")
+            )
+        if checked is None:
+            found.append((NEVER_CHECKED, "Never link-checked (run `coverctl dead-links`)."))
+        if not found:
+            continue
+        result.rows_with_problems += 1
+        result.flagged_by_source[source] += 1
+        kinds = tuple(kind for kind, _ in found)
+        result.problems.update(kinds)
+        result.problems_by_source[source].update(kinds)
+        worst.offer(
+            Finding(
+                row_id=row_id,
+                character_name=name,
+                title=title,
+                source=source,
+                quality_score=quality,
+                image_url=url,
+                last_checked=checked,
+                last_status=status,
+                year=year,
+                media_type=media,
+                person_name=person,
+                updated_at=updated,
+                problems=kinds,
+                details=tuple(detail for _, detail in found),
+            ),
+            # Earlier in the scan (older) ranks as more serious among equals.
+            -rank,
+        )
+    result.findings = worst.worst_first()
+    result.elapsed_ms = round((time.perf_counter() - started) * 1000)
+    log.debug("audit scanned %d rows in %d ms", result.rows_scanned, result.elapsed_ms)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The HTML report
+
+
+THUMBNAIL_PX: Final = 96
+THUMBNAIL_MAX_SOURCE_BYTES: Final = 10 * 1024 * 1024
+
+
+def local_thumbnail(finding: Finding) -> bytes | None:
+    """A small JPEG of a local override file, or None.
+
+    Only rows recorded as ``character_specific`` with an absolute file path get one: the report
+    never fetches anything over the network. Any failure (missing, unreadable, not an image,
+    too big) gives None, and the card shows a placeholder.
+    """
+    if finding.source != Source.CHARACTER_SPECIFIC or not finding.image_url:
+        return None
+    if _url_kind(finding.image_url)[0] != "path":
+        return None
+    path = Path(finding.image_url)
+    if not path.is_absolute():
+        return None
+    try:
+        if not path.is_file() or path.stat().st_size > THUMBNAIL_MAX_SOURCE_BYTES:
+            return None
+        import io
+        import warnings
+
+        from PIL import Image, ImageOps
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.draft("RGB", (THUMBNAIL_PX * 2, THUMBNAIL_PX * 2))
+                small = ImageOps.exif_transpose(img).convert("RGB")
+                small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+                out = io.BytesIO()
+                small.save(out, "JPEG", quality=80, optimize=True)
+                return out.getvalue()
+    except Exception:  # a thumbnail is decoration: never fail the audit over one
+        log.debug("no thumbnail for %s", path, exc_info=True)
+        return None
+
+
+def report_cards(findings: Iterable[Finding]) -> list[Any]:
+    """ReportCards for the HTML report, with local thumbnails."""
+    from coverctl.report import ReportCard
+
+    return [
+        ReportCard(
+            row_id=f.row_id,
+            character_name=f.character_name,
+            title=f.title,
+            source=f.source,
+            quality_score=f.quality_score,
+            image_url=f.image_url,
+            last_checked=f.last_checked,
+            last_status=f.last_status,
+            problems=f.problems,
+            problem_details=f.details,
+            thumbnail=local_thumbnail(f),
+        )
+        for f in findings
+    ]
+
+
+def write_audit_report(path: Path, result: AuditResult, limit: int) -> int:
+    """Write the self-contained HTML report of the worst ``limit`` findings; returns how many
+    flagged rows were left out."""
+    from coverctl.report import write_report
+
+    shown = result.findings[:limit]
+    omitted = result.rows_with_problems - len(shown)
+    summary = {"rows checked": result.rows_scanned, "rows with problems": result.rows_with_problems}
+    if omitted:
+        summary["rows not shown"] = omitted
+    title = "coverctl audit" + (f" ({result.options.source})" if result.options.source else "")
+    write_report(path, report_cards(shown), title=title, summary=summary)
+    return omitted
+
+
+# --------------------------------------------------------------------------------------------
+# --fix
+
+
+@dataclass
+class FixOutcome:
+    """What --fix did with one flagged row."""
+
+    finding: Finding
+    outcome: str  # "replaced" | "kept" | "unchanged" | "not_found" | "error"
+    reason: str
+    new_source: str | None = None
+    new_url: str | None = None
+    new_quality: int | None = None
+    new_row_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        f = self.finding
+        return {
+            "row_id": f.row_id,
+            "character_name": f.character_name,
+            "title": f.title,
+            "problems": list(f.problems),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "old": {"source": f.source, "image_url": f.image_url, "quality_score": f.quality_score},
+            "new": None
+            if self.new_url is None
+            else {
+                "row_id": self.new_row_id,
+                "source": self.new_source,
+                "image_url": self.new_url,
+                "quality_score": self.new_quality,
+            },
+        }
+
+
+@dataclass
+class FixReport:
+    outcomes: list[FixOutcome] = field(default_factory=list)
+    skipped: int = 0  # flagged rows left for a later run (the fix limit)
+    notices: list[str] = field(default_factory=list)
+    sources: Counter[str] = field(default_factory=Counter)  # where each re-resolution ended
+
+    def counts(self) -> dict[str, int]:
+        counts = Counter(o.outcome for o in self.outcomes)
+        return {
+            k: counts.get(k, 0) for k in ("replaced", "kept", "unchanged", "not_found", "error")
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempted": len(self.outcomes),
+            **self.counts(),
+            "skipped": self.skipped,
+            "changes": [o.to_json() for o in self.outcomes],
+        }
+
+
+class _HeldWrites(ImageStore):
+    """The real store for reading; the resolver's upserts are held back, not written.
+
+    Shares the real store's connection (no ``ImageStore.__init__``). ``--fix`` decides per row
+    whether the new answer is better and only then writes the resolver's record itself.
+    """
+
+    def __init__(self, inner: ImageStore) -> None:  # shares inner's connection: no super()
+        self.path = inner.path
+        self.db = inner.db
+        self.held: dict[tuple[str, str, str], ImageRecord] = {}
+
+    def upsert(self, record: ImageRecord) -> str:
+        self.held[(record.character_key, record.title_key, record.source)] = record
+        return ""
+
+
+def _query_of(finding: Finding) -> tuple[str, str, int | None, str | None]:
+    return (finding.character_name, finding.title, finding.year, finding.media_type)
+
+
+def _decide(
+    finding: Finding, source: str, url: str, quality: int, hosts: ProviderHosts
+) -> tuple[str, str]:
+    """("replaced" | "kept" | "unchanged", why) for one old row and the cascade's new answer."""
+    same_url = url == finding.image_url
+    if same_url and source == finding.source:
+        return "unchanged", "The cascade gives the same picture again."
+    wrong = source_problem(source, url, quality, hosts)
+    if wrong:
+        return "kept", f"The new answer looks wrong too: {wrong}"
+    broken = set(finding.problems) & BROKEN_KINDS
+    if same_url and broken - {WRONG_SOURCE}:
+        return "kept", "The new answer is the same picture, which is dead or a duplicate."
+    old_quality = finding.quality_score if finding.quality_score is not None else -1
+    if quality > old_quality:
+        return "replaced", f"Better quality: {quality} instead of {old_quality}."
+    if broken:
+        kinds = ", ".join(sorted(k.replace("_", " ") for k in broken))
+        return "replaced", f"The old row was {kinds}; the new answer replaces it."
+    return "kept", f"The existing row is at least as good (quality {old_quality} vs {quality})."
+
+
+async def fix_findings(
+    findings: list[Finding],
+    settings: Settings,
+    store: ImageStore,
+    *,
+    limit: int,
+    concurrency: int = 4,
+    transport: Any = None,
+    policy: Any = None,
+) -> FixReport:
+    """Re-resolve up to ``limit`` flagged rows (0: all listed) and apply the better answers.
+
+    Rows are re-resolved once per distinct (character, title, year, media type), at most
+    ``concurrency`` at a time, through the providers' rate limits. A credential the provider
+    rejects stops the run (ConfigError); any other failure is recorded for its row.
+    """
+    from coverctl.models import Query
+    from coverctl.resolver import ResolveOptions, close_resolver, open_resolver
+
+    report = FixReport()
+    fixable = [f for f in findings if set(f.problems) & FIXABLE_KINDS]
+    if limit and len(fixable) > limit:
+        report.skipped = len(fixable) - limit
+        fixable = fixable[:limit]
+    groups: dict[tuple[str, str, int | None, str | None], list[Finding]] = defaultdict(list)
+    for finding in fixable:
+        groups[_query_of(finding)].append(finding)
+    if not groups:
+        return report
+
+    hosts = ProviderHosts.from_settings(settings)
+    resolver = open_resolver(settings, refresh=True, transport=transport, policy=policy)
+    held = _HeldWrites(resolver.store)
+    resolver.store = held
+    gate = asyncio.Semaphore(concurrency)
+
+    async def resolve(key: tuple[str, str, int | None, str | None]) -> tuple[Any, str | None]:
+        name, title, year, media = key
+        async with gate:
+            try:
+                query = Query(name, title, year, media)
+                return await resolver.resolve(query, ResolveOptions(refresh=True)), None
+            except ConfigError:
+                raise
+            except CoverctlError as exc:
+                return None, exc.message
+
+    try:
+        answers = await asyncio.gather(*(resolve(key) for key in groups))
+    finally:
+        report.notices.extend(resolver.notices)
+        await close_resolver(resolver)
+
+    from coverctl.names import normalize
+
+    for rows, (resolution, error) in zip(groups.values(), answers, strict=True):
+        if error is not None or resolution is None:
+            report.outcomes.extend(FixOutcome(f, "error", error or "unknown error") for f in rows)
+            continue
+        candidate = resolution.candidate
+        if resolution.status != "resolved" or candidate is None:
+            report.sources["none"] += 1
+            reason = resolution.error or "Nothing found."
+            report.outcomes.extend(FixOutcome(f, "not_found", f"Kept: {reason}") for f in rows)
+            continue
+        report.sources[candidate.source] += 1
+        keys = (normalize(resolution.query.character_name), normalize(resolution.query.title))
+        new_id: str | None = None
+        for finding in rows:
+            verdict, reason = _decide(
+                finding, candidate.source, candidate.image_url, candidate.quality_score, hosts
+            )
+            outcome = FixOutcome(
+                finding,
+                verdict,
+                reason,
+                candidate.source,
+                candidate.image_url,
+                candidate.quality_score,
+            )
+            if verdict == "replaced":
+                if new_id is None:
+                    new_id = _store_answer(store, held, keys, candidate)
+                if new_id is None:
+                    outcome.outcome = "error"
+                    outcome.reason = "The new answer could not be stored."
+                else:
+                    if new_id != finding.row_id:
+                        store.delete(finding.row_id)  # superseded by the better row
+                    outcome.new_row_id = new_id
+            report.outcomes.append(outcome)
+    return report
+
+
+def _store_answer(
+    store: ImageStore, held: _HeldWrites, keys: tuple[str, str], candidate: Any
+) -> str | None:
+    """Write the resolver's held record of ``candidate``; returns the row id.
+
+    An answer the resolver read from the store (a stored AI image) has no record: it is already
+    a row, found here by its URL.
+    """
+    record = held.held.get((*keys, candidate.source))
+    if record is not None and record.image_url == candidate.image_url:
+        return store.upsert(record)
+    for row in store.find(keys[0], keys[1], [candidate.source]):
+        if row["image_url"] == candidate.image_url:
+            return str(row["id"])
+    return None
