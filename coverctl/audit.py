@@ -25,6 +25,7 @@ that decision (see :class:`_HeldWrites`), so a worse answer never touches the st
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import re
@@ -34,7 +35,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from coverctl.config import Settings
 from coverctl.constants import GENERATED_URL_PATTERNS, QualityScore, Source
@@ -90,13 +90,17 @@ _PROVIDER_SOURCES: Final = frozenset(
 # Generated-image markers that cannot occur by chance in a provider's file name. The bare "tmp"
 # pattern is left out: it matches random TMDB names such as "/aTmPx...jpg".
 _GENERATED_MARKERS: Final = tuple(p for p in GENERATED_URL_PATTERNS if "_" in p or "/" in p)
-_SCHEME: Final = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+):")
+_SCHEME: Final = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+_HTTP_HOST: Final = re.compile(r"^\s*https?://(?:[^/?#@]*@)?(\[[^\]/]*\]|[^/?#:]*)", re.I)
+_GENERATED: Final = re.compile("|".join(re.escape(m) for m in _GENERATED_MARKERS), re.I)
 
 
 def is_alive_status(status: str | None) -> bool:
     """True for the status of a link that worked at its last check ("ok", or a legacy 2xx)."""
     if status is None:
         return False
+    if status == ALIVE_STATUS:
+        return True
     status = status.strip().lower()
     return status == ALIVE_STATUS or (status.isdigit() and 200 <= int(status) < 300)
 
@@ -130,29 +134,34 @@ class ProviderHosts:
 
 
 def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
+    match = _HTTP_HOST.match(url)
+    return match.group(1).lower() if match else ""
 
 
-def _url_kind(url: str) -> tuple[str, str]:
-    """("http", host) | ("path", "") | ("scheme", scheme) | ("empty", "")."""
+_DEFAULT_HOSTS: Final = ProviderHosts.from_settings(None)
+
+
+def _url_parts(url: str) -> tuple[str, str, bool]:
+    """(kind, detail, looks generated): kind "http" (detail: host), "path", "scheme" (detail:
+    the scheme) or "empty". A plain regex, not urlsplit: this runs once per stored row."""
     url = url.strip()
     if not url:
-        return "empty", ""
+        return "empty", "", False
+    generated = _GENERATED.search(url) is not None
     match = _SCHEME.match(url)
     if match is None or len(match.group(1)) == 1:  # "C:\..." is a path, not a scheme
-        return "path", ""
+        return "path", "", generated
     scheme = match.group(1).lower()
     if scheme in ("http", "https"):
-        return "http", _host(url)
-    return "scheme", scheme
+        return "http", _host(url), generated
+    return "scheme", scheme, generated
 
 
-def _looks_generated(url: str) -> bool:
-    name = url.lower()
-    return any(marker in name for marker in _GENERATED_MARKERS)
+@functools.cache
+def _score_ceiling(source: str) -> int:
+    from coverctl.images import MAX_BONUS  # the most combined_score adds to a base score
+
+    return min(100, _BASE_SCORE[source] + MAX_BONUS)
 
 
 def source_problem(
@@ -165,34 +174,43 @@ def source_problem(
 
     Rules: a remote source (tmdb, tvdb, hardcover, web_search) needs an http(s) URL, not a local
     path or another scheme, and never an AI-generated file name (``anonymous_``...); tmdb needs a
-    TMDB image host; tvdb and hardcover must not carry a TMDB/TVDB host of the other provider;
-    a local override (character_specific) or AI image must not be a TMDB/TVDB picture; and no
-    row may claim more quality than its source can score.
+    TMDB image host; tvdb and hardcover must not carry the other provider's host; a local
+    override (character_specific) or AI image must not be a TMDB/TVDB picture, and a local
+    override must not be a generated image; no row may claim more quality than its source can
+    score (its base score plus the most ``images.combined_score`` adds).
     """
-    hosts = hosts or ProviderHosts.from_settings(None)
     if source not in Source.ALL:
         return f"Unknown source {source!r}."
-    kind, detail = _url_kind(image_url or "")
+    kind, detail, generated = _url_parts(image_url or "")
+    too_high = (
+        quality_score
+        if quality_score is not None and quality_score > _score_ceiling(source)
+        else None
+    )
+    return _rule(source, kind, detail, generated, too_high, hosts or _DEFAULT_HOSTS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rule(
+    source: str, kind: str, detail: str, generated: bool, too_high: int | None, hosts: ProviderHosts
+) -> str | None:
+    # Few distinct arguments (sources x hosts): memoised, so 100k rows cost 100k dict lookups.
     if kind == "empty":
         return "No image URL is recorded."
-    from coverctl.images import MAX_BONUS
-
-    ceiling = _BASE_SCORE[source] + MAX_BONUS
-    if quality_score is not None and quality_score > min(100, ceiling):
-        return f"Quality {quality_score} is more than {source} can score ({min(100, ceiling)})."
-    url = image_url or ""
+    if too_high is not None:
+        return f"Quality {too_high} is more than {source} can score ({_score_ceiling(source)})."
     if source in _PROVIDER_SOURCES:
         if kind == "path":
             return f"A local path is recorded for the remote source {source}."
         if kind == "scheme":
             return f"A {detail}: URL is recorded for the remote source {source}; it needs http(s)."
-        if _looks_generated(url):
+        if generated:
             return f"An AI-generated image name is recorded as {source}."
         owner = hosts.provider_of(detail)
         if source == Source.TMDB and owner != Source.TMDB:
             return f"A {detail} URL is recorded as tmdb (TMDB images come from image.tmdb.org)."
         if source in (Source.TVDB, Source.HARDCOVER) and owner not in (None, source):
-            return f"A {owner.upper() if owner else ''} image URL is recorded as {source}."
+            return f"A {(owner or '').upper()} image URL is recorded as {source}."
         return None
     # character_specific and ai_generated: a local file, the backend, or a generated image.
     if kind == "scheme":
@@ -200,7 +218,7 @@ def source_problem(
     owner = hosts.provider_of(detail) if kind == "http" else None
     if owner is not None:
         return f"A {owner.upper()} image URL is recorded as {source}."
-    if source == Source.CHARACTER_SPECIFIC and _looks_generated(url):
+    if source == Source.CHARACTER_SPECIFIC and generated:
         return "An AI-generated image is recorded as character_specific (a curated file)."
     return None
 
@@ -304,10 +322,6 @@ class AuditResult:
         }
 
 
-_COLUMNS: Final = (
-    "id, character_name, movie_title, source, quality_score, image_url, last_checked, "
-    "last_status, year, media_type, person_name, updated_at"
-)
 _SEP: Final = "\x1f"  # unit separator: never in a name or an id
 _FIELD: Final = "\x1e"
 
@@ -322,9 +336,12 @@ def _duplicate_details(store: ImageStore) -> dict[str, str]:
     details: dict[str, str] = {}
     person = "lower(trim(coalesce(person_name, '')))"
     for column, what in (("image_url", "image URL"), ("image_hash", "picture (same image hash)")):
+        # Shared values first (an index scan), then the few groups they form.
         sql = (
             f"SELECT group_concat(id || char(30) || character_name || ' (' || movie_title || ')',"
-            f" char(31)) FROM {TABLE} WHERE {column} IS NOT NULL AND {column} != '' "
+            f" char(31)) FROM {TABLE} WHERE {column} IN (SELECT {column} FROM {TABLE} "
+            f"WHERE {column} IS NOT NULL AND {column} != '' GROUP BY {column} "
+            "HAVING count(*) > 1) "
             f"GROUP BY {column} HAVING count(DISTINCT character_key) > 1 "
             f"AND NOT (count(DISTINCT {person}) = 1 AND min({person}) != '')"
         )
@@ -345,41 +362,106 @@ def _duplicate_details(store: ImageStore) -> dict[str, str]:
 
 
 class _Worst:
-    """Keeps the `capacity` most serious findings seen so far (a bounded heap)."""
+    """Keeps the ``capacity`` most serious flagged rows seen so far (a bounded min-heap whose
+    root is the least serious one kept). Holds ids and kinds only; details are read afterwards
+    for the few rows kept."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._heap: list[tuple[int, int, int, int, int, Finding]] = []
-        self._seq = 0
+        self._heap: list[tuple[int, int, int, int, str, tuple[str, ...]]] = []
 
-    def offer(self, finding: Finding, updated_rank: int) -> None:
-        if self.capacity == 0:
-            return
-        self._seq += 1
-        # heapq is a min-heap; negate so the root is the least serious kept finding.
-        severity = _SEVERITY[finding.problems[0]]
-        quality = finding.quality_score if finding.quality_score is not None else -1
-        item = (-severity, len(finding.problems), -quality, -updated_rank, -self._seq, finding)
-        if len(self._heap) < self.capacity:
-            heapq.heappush(self._heap, item)
-        elif item > self._heap[0]:
-            heapq.heapreplace(self._heap, item)
+    def offer(self, kinds: tuple[str, ...], quality: int | None, rank: int, row_id: str) -> None:
+        # More serious = larger: worse kind, more problems, lower quality, scanned earlier.
+        item = (-_SEVERITY[kinds[0]], len(kinds), -(quality if quality is not None else -1), -rank)
+        heap = self._heap
+        if len(heap) < self.capacity:
+            heapq.heappush(heap, (*item, row_id, kinds))
+        elif heap and item > heap[0][:4]:
+            heapq.heapreplace(heap, (*item, row_id, kinds))
 
-    def worst_first(self) -> list[Finding]:
-        return [item[-1] for item in sorted(self._heap, reverse=True)]
+    def worst_first(self) -> list[tuple[str, tuple[str, ...]]]:
+        return [(item[4], item[5]) for item in sorted(self._heap, reverse=True)]
+
+
+def _details(
+    kinds: tuple[str, ...],
+    row: dict[str, Any],
+    options: AuditOptions,
+    hosts: ProviderHosts,
+    duplicates: dict[str, str],
+) -> tuple[str, ...]:
+    sentences = []
+    for kind in kinds:
+        if kind == DEAD_LINK:
+            when = row["last_checked"] or "an unknown date"
+            sentences.append(f"The link check on {when} failed: {row['last_status']}.")
+        elif kind == WRONG_SOURCE:
+            wrong = source_problem(row["source"], row["image_url"], row["quality_score"], hosts)
+            sentences.append(wrong or "The URL does not fit the source.")
+        elif kind == DUPLICATE_IMAGE:
+            sentences.append(duplicates.get(row["id"], "The picture is shared with other rows."))
+        elif kind == LOW_QUALITY:
+            bar = options.min_quality
+            sentences.append(f"Quality {row['quality_score']} is below the bar of {bar}.")
+        else:
+            sentences.append("Never link-checked (run `coverctl dead-links`).")
+    return tuple(sentences)
+
+
+def _read_findings(
+    store: ImageStore,
+    kept: list[tuple[str, tuple[str, ...]]],
+    options: AuditOptions,
+    hosts: ProviderHosts,
+    duplicates: dict[str, str],
+) -> list[Finding]:
+    rows: dict[str, dict[str, Any]] = {}
+    ids = [row_id for row_id, _ in kept]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = f"SELECT * FROM {TABLE} WHERE id IN ({','.join('?' * len(chunk))})"
+        rows.update((row["id"], row) for row in store.db.query(sql, chunk))
+    findings = []
+    for row_id, kinds in kept:
+        row = rows.get(row_id)
+        if row is None:  # deleted since the scan (a concurrent --fix or prune)
+            continue
+        findings.append(
+            Finding(
+                row_id=row_id,
+                character_name=row["character_name"],
+                title=row["movie_title"],
+                source=row["source"],
+                quality_score=row["quality_score"],
+                image_url=row["image_url"],
+                last_checked=row["last_checked"],
+                last_status=row["last_status"],
+                year=row["year"],
+                media_type=row["media_type"],
+                person_name=row["person_name"],
+                updated_at=row["updated_at"],
+                problems=kinds,
+                details=_details(kinds, row, options, hosts, duplicates),
+            )
+        )
+    return findings
 
 
 def run_audit(
     store: ImageStore, options: AuditOptions | None = None, settings: Settings | None = None
 ) -> AuditResult:
-    """Scan every row (of ``options.source``, if given) and count and collect its problems."""
+    """Scan every row (of ``options.source``, if given) and count and collect its problems.
+
+    One pass over six narrow columns; the full rows are read afterwards only for the worst
+    ``options.keep`` findings.
+    """
     options = options or AuditOptions()
     started = time.perf_counter()
     hosts = ProviderHosts.from_settings(settings)
     duplicates = _duplicate_details(store)
     result = AuditResult(options)
     worst = _Worst(options.keep)
-    sql = f"SELECT {_COLUMNS} FROM {TABLE}"
+    sql = f"SELECT id, source, quality_score, image_url, last_checked, last_status FROM {TABLE}"
     params: list[Any] = []
     if options.source:
         sql += " WHERE source = ?"
@@ -387,70 +469,39 @@ def run_audit(
     # Oldest first: among equally serious rows, the one updated longest ago is listed (and so
     # fixed) first, so a --fix-limit works through the store over successive nights.
     sql += " ORDER BY updated_at"
+    min_quality = options.min_quality
+    rows_by_source: dict[str, int] = defaultdict(int)
+    flagged_by_source: dict[str, int] = defaultdict(int)
+    kinds_by_source: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
     rank = 0
-    for row in store.db.execute(sql, params):
-        (
-            row_id,
-            name,
-            title,
-            source,
-            quality,
-            url,
-            checked,
-            status,
-            year,
-            media,
-            person,
-            updated,
-        ) = row
+    for row_id, source, quality, url, checked, status in store.db.execute(sql, params):
         rank += 1
-        result.rows_scanned += 1
-        result.rows_by_source[source] += 1
-        found: list[tuple[str, str]] = []
+        rows_by_source[source] += 1
+        kinds: tuple[str, ...] = ()
         if status is not None and not is_alive_status(status):
-            found.append(
-                (DEAD_LINK, f"The link check on {checked or 'an unknown date'} failed: {status}.")
-            )
-        wrong = source_problem(source, url, quality, hosts)
-        if wrong:
-            found.append((WRONG_SOURCE, wrong))
-        duplicate = duplicates.get(row_id)
-        if duplicate:
-            found.append((DUPLICATE_IMAGE, duplicate))
-        if quality is None or quality < options.min_quality:
-            found.append(
-                (LOW_QUALITY, f"Quality {quality} is below the bar of {options.min_quality}.")
-            )
+            kinds += (DEAD_LINK,)
+        if source_problem(source, url, quality, hosts) is not None:
+            kinds += (WRONG_SOURCE,)
+        if row_id in duplicates:
+            kinds += (DUPLICATE_IMAGE,)
+        if quality is None or quality < min_quality:
+            kinds += (LOW_QUALITY,)
         if checked is None:
-            found.append((NEVER_CHECKED, "Never link-checked (run `coverctl dead-links`)."))
-        if not found:
+            kinds += (NEVER_CHECKED,)
+        if not kinds:
             continue
-        result.rows_with_problems += 1
-        result.flagged_by_source[source] += 1
-        kinds = tuple(kind for kind, _ in found)
-        result.problems.update(kinds)
-        result.problems_by_source[source].update(kinds)
-        worst.offer(
-            Finding(
-                row_id=row_id,
-                character_name=name,
-                title=title,
-                source=source,
-                quality_score=quality,
-                image_url=url,
-                last_checked=checked,
-                last_status=status,
-                year=year,
-                media_type=media,
-                person_name=person,
-                updated_at=updated,
-                problems=kinds,
-                details=tuple(detail for _, detail in found),
-            ),
-            # Earlier in the scan (older) ranks as more serious among equals.
-            -rank,
-        )
-    result.findings = worst.worst_first()
+        flagged_by_source[source] += 1
+        kinds_by_source[(source, kinds)] += 1
+        worst.offer(kinds, quality, rank, row_id)
+    result.rows_scanned = rank
+    result.rows_by_source.update(rows_by_source)
+    result.flagged_by_source.update(flagged_by_source)
+    result.rows_with_problems = sum(flagged_by_source.values())
+    for (source, kinds), count in kinds_by_source.items():
+        for kind in kinds:
+            result.problems[kind] += count
+            result.problems_by_source[source][kind] += count
+    result.findings = _read_findings(store, worst.worst_first(), options, hosts, duplicates)
     result.elapsed_ms = round((time.perf_counter() - started) * 1000)
     log.debug("audit scanned %d rows in %d ms", result.rows_scanned, result.elapsed_ms)
     return result
@@ -473,7 +524,7 @@ def local_thumbnail(finding: Finding) -> bytes | None:
     """
     if finding.source != Source.CHARACTER_SPECIFIC or not finding.image_url:
         return None
-    if _url_kind(finding.image_url)[0] != "path":
+    if _url_parts(finding.image_url)[0] != "path":
         return None
     path = Path(finding.image_url)
     if not path.is_absolute():

@@ -66,7 +66,22 @@ def _migration_2(db: sqlite_utils.Database) -> None:
         table.add_column(column, kind)  # type: ignore[union-attr]
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1, _migration_2)
+def _migration_maintenance_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes for `audit` (shared URLs and picture hashes) and `dead-links` (distinct URLs,
+    rows due for a check). IF NOT EXISTS: safe whatever its position in the list."""
+    for name, column in (
+        ("image_url", "image_url"),
+        ("image_hash", "image_hash"),
+        ("last_checked", "last_checked"),
+    ):
+        db.execute(f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_{name} ON {TABLE}({column})")
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
+    _migration_1,
+    _migration_2,
+    _migration_maintenance_indexes,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
