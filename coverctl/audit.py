@@ -580,7 +580,7 @@ def write_audit_report(path: Path, result: AuditResult, limit: int) -> int:
 
     shown = result.findings[:limit]
     omitted = result.rows_with_problems - len(shown)
-    summary = {"rows checked": result.rows_scanned, "rows with problems": result.rows_with_problems}
+    summary = {"rows audited": result.rows_scanned, "rows with problems": result.rows_with_problems}
     if omitted:
         summary["rows not shown"] = omitted
     title = "coverctl audit" + (f" ({result.options.source})" if result.options.source else "")
