@@ -31,6 +31,8 @@ TMDB = "https://image.tmdb.org/t/p/w500"
 TVDB = "https://artworks.thetvdb.com/banners/person"
 HEATH_LEDGER = f"{TMDB}/5Y9HnYYa9jF4NunY9lSgJGjSe8E.jpg"  # Joker in FakeTmdb
 MICHAEL_CAINE = f"{TMDB}/bVZRMlpjTAO2pJK6v90buFgVbSW.jpg"  # Alfred Pennyworth
+AARON_ECKHART = f"{TMDB}/u5JjnRMr9zKEVvOP7k3F6gdcwT6.jpg"  # Harvey Dent / Two-Face
+GARY_OLDMAN = f"{TMDB}/2v9FVVBUrrkW2m3QOcYkuhq9A6o.jpg"  # Lt. James Gordon
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -250,6 +252,9 @@ def test_fix_keeps_only_better_answers(
                       media_type="movie", status="http_404")  # fmt: skip
     gandalf = seed_row(store, "Gandalf", dk, "https://img.example/g.jpg", "web_search", 30,
                        media_type="movie")  # fmt: skip
+    harvey = seed_row(store, "Harvey Dent", dk, AARON_ECKHART, "character_specific", 100,
+                      media_type="movie")  # fmt: skip
+    gordon = seed_row(store, "Lt. James Gordon", dk, GARY_OLDMAN, "tmdb", 50, media_type="movie")
 
     code, out, _ = cli(capsys, "audit", "--fix", "--json")
     data = json.loads(out)
@@ -278,8 +283,19 @@ def test_fix_keeps_only_better_answers(
     assert outcomes[gandalf]["outcome"] == "not_found"
     assert store.get(gandalf) is not None
 
-    assert data["fix"]["replaced"] == 2 and data["fix"]["kept"] == 1
-    assert data["fix"]["not_found"] == 1 and data["fix"]["attempted"] == 4
+    # A TMDB picture recorded as a local override moves to its right source, at its real score.
+    assert outcomes[harvey]["outcome"] == "replaced" and store.get(harvey) is None
+    assert [
+        (r["source"], r["image_url"]) for r in store.find("harvey dent", "the dark knight")
+    ] == [("tmdb", AARON_ECKHART)]
+
+    # The same answer again: nothing to do.
+    assert outcomes[gordon]["outcome"] == "unchanged"
+    assert store.get(gordon)["image_url"] == GARY_OLDMAN  # type: ignore[index]
+
+    assert data["fix"]["replaced"] == 3 and data["fix"]["kept"] == 1
+    assert data["fix"]["unchanged"] == 1 and data["fix"]["not_found"] == 1
+    assert data["fix"]["attempted"] == 6
     # The summary describes the store after the fixes: the new TMDB rows are unchecked and
     # below the bar, so problems remain.
     assert code == 3 and data["problems"]["dead_link"] == 0

@@ -114,7 +114,8 @@ def _run(
     import contextlib
     import logging
 
-    from coverctl.audit import fix_findings, run_audit, write_audit_report
+    from coverctl.audit import run_audit, write_audit_report
+    from coverctl.audit_fix import fix_findings
     from coverctl.locking import command_lock
     from coverctl.store.db import ImageStore
 
