@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from coverctl.errors import UsageError
+
 cache_app = typer.Typer(help="On-disk cache maintenance.", no_args_is_help=True)
 
 
@@ -20,10 +22,18 @@ def clear(
     all_tiers: bool = typer.Option(False, "--all", help="Everything, every tier."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Remove cached answers (by default: everything except web search results)."""
+    """Remove cached answers (by default: everything except web search results).
+
+    --expired removes only entries past their lifetime, in every tier; --source removes one
+    source's or provider's entries in every tier; --all empties every tier, web search
+    results included. Emptying a tier also restarts its hit/miss counts.
+    """
     from coverctl.cli.common import load_settings, print_json, stdout_console
     from coverctl.store.cache import TIERS, Cache
 
+    if expired and source:
+        # Expiry is per tier, not per source: expired entries of every source go anyway.
+        raise UsageError("Use --expired or --source, not both (--expired covers every source).")
     settings = load_settings()
     cache = Cache(settings.cache_dir)
     try:
@@ -41,7 +51,8 @@ def clear(
 
 @cache_app.command("stats", epilog="Example: coverctl cache stats --json")
 def stats(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Entries, bytes and hit rate per cache tier."""
+    """Entries, bytes and hit rate per cache tier (hits and misses since the tier was last
+    emptied)."""
     from rich.table import Table
 
     from coverctl.cli.common import load_settings, print_json, stdout_console
@@ -54,9 +65,18 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print one JSON obj
     finally:
         cache.close()
     if as_json:
+        hits = sum(t.hits for t in tiers)
+        misses = sum(t.misses for t in tiers)
         print_json(
             {
                 "directory": str(settings.cache_dir),
+                "total": {
+                    "entries": sum(t.entries for t in tiers),
+                    "bytes": sum(t.bytes for t in tiers),
+                    "hits": hits,
+                    "misses": misses,
+                    "hit_rate": hits / (hits + misses) if hits + misses else None,
+                },
                 "tiers": [
                     {
                         "tier": t.tier,
@@ -77,4 +97,14 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print one JSON obj
     for t in tiers:
         rate = f"{t.hit_rate:.0%}" if t.hit_rate is not None else "-"
         table.add_row(t.tier, str(t.entries), str(t.bytes), str(t.hits), str(t.misses), rate)
+    hits, misses = sum(t.hits for t in tiers), sum(t.misses for t in tiers)
+    table.add_row(
+        "all",
+        str(sum(t.entries for t in tiers)),
+        str(sum(t.bytes for t in tiers)),
+        str(hits),
+        str(misses),
+        f"{hits / (hits + misses):.0%}" if hits + misses else "-",
+        style="bold",
+    )
     stdout_console().print(table)

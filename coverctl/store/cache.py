@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,26 @@ class Cache:
                 )
             )
         return result
+
+    def evict_values(self, tier: str, predicate: Callable[[Any], bool]) -> int:
+        """Remove the entries of ``tier`` whose value satisfies ``predicate``; returns how many.
+
+        For maintenance (``dead-links --prune`` evicts resolutions of pruned URLs, whose hashed
+        keys cannot be rebuilt from a stored row): it reads every entry of the tier. The reads
+        are not counted as hits or misses, so ``cache stats`` keeps describing real lookups.
+        """
+        cache = self.tier(tier)
+        counting = cache.statistics
+        cache.reset("statistics", 0, update=False)  # this instance only, not the setting on disk
+        removed = 0
+        try:
+            for key in list(cache.iterkeys()):
+                value = cache.get(key, default=None, retry=True)
+                if value is not None and predicate(value) and cache.delete(key, retry=True):
+                    removed += 1
+        finally:
+            cache.reset("statistics", counting, update=False)
+        return removed
 
     def close(self) -> None:
         for cache in self._tiers.values():

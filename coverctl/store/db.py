@@ -66,7 +66,22 @@ def _migration_2(db: sqlite_utils.Database) -> None:
         table.add_column(column, kind)  # type: ignore[union-attr]
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1, _migration_2)
+def _migration_maintenance_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes for `audit` (shared URLs and picture hashes) and `dead-links` (distinct URLs,
+    rows due for a check). IF NOT EXISTS: safe whatever its position in the list."""
+    for name, column in (
+        ("image_url", "image_url"),
+        ("image_hash", "image_hash"),
+        ("last_checked", "last_checked"),
+    ):
+        db.execute(f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_{name} ON {TABLE}({column})")
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
+    _migration_1,
+    _migration_2,
+    _migration_maintenance_indexes,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -134,13 +149,17 @@ class ImageStore:
         now = utc_now()
         values = {k: v for k, v in record.__dict__.items()}
         existing = self.db.execute(
-            f"SELECT id FROM {TABLE} WHERE character_key=? AND title_key=? AND source=?",
+            f"SELECT id, image_url FROM {TABLE} WHERE character_key=? AND title_key=? AND source=?",
             [record.character_key, record.title_key, record.source],
         ).fetchone()
         with self.db.conn:
             if existing:
                 row_id = str(existing[0])
-                self.db[TABLE].update(row_id, {**values, "updated_at": now})  # type: ignore[union-attr]
+                changes = {**values, "updated_at": now}
+                if existing[1] != record.image_url:
+                    # A new picture: the old link check says nothing about it.
+                    changes.update(last_checked=None, last_status=None)
+                self.db[TABLE].update(row_id, changes)  # type: ignore[union-attr]
             else:
                 row_id = str(uuid.uuid4())
                 self.db[TABLE].insert(  # type: ignore[union-attr]
