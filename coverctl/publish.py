@@ -82,6 +82,7 @@ class UploadRequest:
     user: str | None = None
     character: str | None = None
     title: str | None = None
+    variants: tuple[str, ...] = ()  # extra encodings to upload beside the original: WEBP, AVIF
 
     @property
     def records_row(self) -> bool:
@@ -107,6 +108,8 @@ class UploadResult:
     replaced_url: str | None = None  # the URL the recorded row pointed to before
     orphan_url: str | None = None  # a blob left behind that nothing refers to
     recorded: dict[str, Any] | None = field(default=None)
+    variant_urls: dict[str, str] = field(default_factory=dict)  # MIME type -> blob URL
+    variant_errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +126,8 @@ class UploadResult:
             "recorded": self.recorded,
             "error": self.error,
             "orphan_url": self.orphan_url,
+            "variants": dict(self.variant_urls),
+            "variant_errors": list(self.variant_errors),
         }
 
 
@@ -152,7 +157,7 @@ def check_request(request: UploadRequest, n_paths: int) -> UploadRequest:
         if n_paths != 1:
             # One (character, title) has one uploaded-image row: a second file would replace it.
             raise UsageError("--character/--title record one picture: give exactly one PATH.")
-    return UploadRequest(request.kind, user, character, title)
+    return UploadRequest(request.kind, user, character, title, request.variants)
 
 
 def _clean(value: str | None, flag: str) -> str | None:
@@ -280,7 +285,37 @@ def upload_file(
             if not isinstance(exc, Exception):
                 raise  # Ctrl-C: the blob is gone (or reported), now stop
             return failed
+    if request.variants:
+        _upload_variants(result, data, request.variants, connection)
     return result
+
+
+VARIANT_EXTENSIONS: Mapping[str, str] = {"image/webp": ".webp", "image/avif": ".avif"}
+
+
+def _upload_variants(
+    result: UploadResult, data: bytes, formats: Sequence[str], connection: Secret
+) -> None:
+    """Upload re-encodings beside the original blob (same name, other extension).
+
+    A variant is an optimisation: when one cannot be made (e.g. AVIF without libavif, which is
+    skipped) or uploaded, the original stays and the problem is reported on the result.
+    """
+    from coverctl.images import make_variants
+    from coverctl.push.azure import upload_blob
+
+    assert result.blob_name is not None and result.container is not None
+    stem = result.blob_name.rsplit(".", 1)[0]
+    for mime, encoded in make_variants(data, formats).items():
+        if mime == result.content_type:
+            continue
+        name = stem + VARIANT_EXTENSIONS.get(mime, "." + mime.rsplit("/", 1)[-1])
+        try:
+            result.variant_urls[mime] = upload_blob(
+                connection, result.container, name, encoded, mime
+            )
+        except CoverctlError as exc:
+            result.variant_errors.append(f"{mime} variant not uploaded: {exc.message}")
 
 
 def _record(store: ImageStore, result: UploadResult, character: str, title: str) -> None:

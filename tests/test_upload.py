@@ -328,3 +328,39 @@ def test_undeletable_blob_after_a_failed_store_write_is_reported_as_an_orphan(
     assert orphan and orphan in result["error"] and "by hand" in result["error"]
     assert orphan.rsplit("/", 1)[1] in blob_names(storage, "images")
     assert "database is locked" in result["error"]
+
+
+@pytest.mark.azurite
+def test_webp_variant_is_uploaded_beside_the_original(
+    storage: AzuriteService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from PIL import Image
+
+    code, out, err = cli(
+        capsys,
+        "upload",
+        str(write(tmp_path, "a.jpg", picture("JPEG"))),
+        "--variant",
+        "webp",
+        "--json",
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    webp_url = result["variants"]["image/webp"]
+    webp_name = result["blob"].rsplit(".", 1)[0] + ".webp"
+    assert webp_url.endswith("/images/" + webp_name)
+    data, content_type = download(storage, "images", webp_name)
+    assert content_type == "image/webp"
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert decoded.format == "WEBP" and decoded.size == (160, 200)
+
+
+def test_unknown_variant_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(
+        capsys, "upload", str(write(tmp_path, "a.jpg", picture("JPEG"))), "--variant", "tiff"
+    )
+    assert code == 2 and "--variant" in err

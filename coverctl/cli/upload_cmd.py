@@ -36,6 +36,12 @@ def register(app: typer.Typer) -> None:
         title: str | None = typer.Option(
             None, "--title", help="Movie, series or book title of --character."
         ),
+        variants: list[str] = typer.Option(
+            [],
+            "--variant",
+            help="Also upload this encoding beside the original: webp or avif (repeatable; "
+            "avif only where Pillow supports it).",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file."),
     ) -> int:
         """Check pictures and upload them to Azure Blob Storage.
@@ -50,7 +56,15 @@ def register(app: typer.Typer) -> None:
         from coverctl.publish import UploadRequest, upload_files
 
         settings = load_settings()
-        request = UploadRequest(kind=kind, user=user, character=character, title=title)
+        wanted = tuple(v.strip().upper() for v in variants)
+        unknown = [v for v in wanted if v not in {"WEBP", "AVIF"}]
+        if unknown:
+            from coverctl.errors import UsageError
+
+            raise UsageError(f"--variant takes webp or avif, got {', '.join(unknown).lower()}.")
+        request = UploadRequest(
+            kind=kind, user=user, character=character, title=title, variants=wanted
+        )
         out, err = stdout_console(), stderr_console()
         uploaded = failed = 0
         for result in upload_files(paths, request, settings):
@@ -72,6 +86,10 @@ def register(app: typer.Typer) -> None:
                     if result.replaced_url:
                         line += f", replacing {result.replaced_url}"
                     out.print(line, markup=False)
+                for mime, url in result.variant_urls.items():
+                    out.print(f"  {mime} variant -> {url}", markup=False)
+                for problem in result.variant_errors:
+                    err.print(f"  note: {problem}", markup=False, soft_wrap=True)
             else:
                 err.print(
                     f"[bold red]failed[/] {_escape(result.error or '')}",
