@@ -78,11 +78,39 @@ def validate_query(query: Query) -> Query:
     return Query(character, title, query.year, media_type or None, actor or None)
 
 
+class GenerationBudget:
+    """How many AI generations a run may still request (`batch --max-generations N`).
+
+    Shared by every resolution of a batch; a slot is taken just before the generate step runs,
+    so concurrent rows can never request more than N between them.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self) -> bool:
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+
 @dataclass
 class ResolveOptions:
     refresh: bool = False
     network: bool = True
     generate: bool = False
+    generation_budget: GenerationBudget | None = None  # None: no limit
+
+
+@dataclass
+class ResolutionPlan:
+    """What resolving a query would do, found without any network call (`batch --dry-run`)."""
+
+    query: Query
+    answered_by: str | None  # "local", "stored_ai", "cache" or "negative_cache"; None: providers
+    steps: list[str]  # the remote steps it would consult, in order, when not answered
 
 
 @dataclass
@@ -162,7 +190,13 @@ class Resolver:
                 return Resolution(query, "not_found", None, True, error=missed, attempts=attempts)
 
         unavailable: list[str] = []
+        budget_spent = False
         for step in steps:
+            budget = options.generation_budget
+            if step == "generate" and budget is not None and not budget.take():
+                attempts.append(Attempt(step, "skipped", "the --max-generations budget is spent"))
+                budget_spent = True
+                continue
             found = await self._try_step(step, query, ctx, attempts, unavailable)
             if found is not None:
                 self._record(query, found)
@@ -172,7 +206,7 @@ class Resolver:
                 )
 
         reason = _not_found_reason(attempts, unavailable)
-        if not unavailable and steps:
+        if not unavailable and not budget_spent and steps:
             # Only a clean miss is remembered: an outage must not hide a picture for a day.
             self.cache.set("negative", key, reason, tag="negative")
         return Resolution(
@@ -183,6 +217,29 @@ class Resolver:
             attempts=attempts,
             unavailable_sources=unavailable,
         )
+
+    async def plan(self, query: Query, options: ResolveOptions | None = None) -> ResolutionPlan:
+        """What `resolve` would do for `query`, without calling any provider.
+
+        Local steps (override files, stored AI images) and the caches are read as `resolve`
+        reads them; UsageError for an invalid query.
+        """
+        options = options or ResolveOptions()
+        query = validate_query(query)
+        attempts: list[Attempt] = []
+        ctx = self.context
+        for step in LIVE_STEPS:
+            if await self._try_step(step, query, ctx, attempts, []) is not None:
+                return ResolutionPlan(query, step, [])
+        planned = ResolveOptions(refresh=options.refresh, network=True, generate=options.generate)
+        steps = self._runnable_steps(query, planned, attempts)
+        key = self._resolution_key(query, steps)
+        if not options.refresh:
+            if self.cache.get("resolution", key) is not None:
+                return ResolutionPlan(query, "cache", [])
+            if self.cache.get("negative", key) is not None:
+                return ResolutionPlan(query, "negative_cache", [])
+        return ResolutionPlan(query, None, steps)
 
     def _runnable_steps(
         self, query: Query, options: ResolveOptions, attempts: list[Attempt]
@@ -346,7 +403,9 @@ def resolve_character(
 
 
 __all__ = [
+    "GenerationBudget",
     "ProviderUnavailable",
+    "ResolutionPlan",
     "ResolveOptions",
     "Resolver",
     "close_resolver",

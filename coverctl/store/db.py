@@ -66,7 +66,45 @@ def _migration_2(db: sqlite_utils.Database) -> None:
         table.add_column(column, kind)  # type: ignore[union-attr]
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1, _migration_2)
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Batch progress (coverctl/store/progress.py): one row per run, one per finished input row."""
+    db.execute(
+        """
+        CREATE TABLE batch_runs (
+            run_id TEXT PRIMARY KEY,
+            input_path TEXT NOT NULL,
+            input_size INTEGER NOT NULL,
+            input_mtime_ns INTEGER NOT NULL,
+            input_head_sha256 TEXT NOT NULL,
+            out_path TEXT NOT NULL,
+            out_format TEXT NOT NULL,
+            options_json TEXT NOT NULL,
+            status TEXT NOT NULL,
+            summary_json TEXT,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_batch_runs_input ON batch_runs(input_path, out_path)")
+    db.execute(
+        """
+        CREATE TABLE batch_rows (
+            run_id TEXT NOT NULL,
+            row INTEGER NOT NULL,
+            results_json TEXT NOT NULL,
+            PRIMARY KEY (run_id, row)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
+    _migration_1,
+    _migration_2,
+    _migration_3,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
