@@ -198,6 +198,7 @@ def latency_transport(
         outcome = faults(request) if faults is not None else None
         if outcome is None:
             response = fake.handle(request)
+            arrival = fake.request_times[-1]  # one thread: the time the fake logged for it
         else:
             with fake._lock:
                 fake.requests.append(request)
