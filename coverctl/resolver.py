@@ -123,6 +123,7 @@ class Resolver:
     store: ImageStore
     notices: list[str] = field(default_factory=list)
     _sources: dict[str, ImageSource] = field(default_factory=dict)
+    _missing: set[str] = field(default_factory=set)  # steps whose module this build lacks
     _noticed: set[str] = field(default_factory=set)
 
     @property
@@ -130,6 +131,8 @@ class Resolver:
         return SourceContext(self.settings, self.http, self.cache, self.store)
 
     def source(self, step: str) -> ImageSource | None:
+        if step in self._missing:
+            return None
         if step not in self._sources:
             module_name, class_name = SOURCE_CLASSES[step]
             try:
@@ -137,6 +140,7 @@ class Resolver:
             except ModuleNotFoundError as exc:
                 if exc.name != module_name:
                     raise
+                self._missing.add(step)  # asked once: a batch would ask on every row
                 return None  # a source this build does not include
             self._sources[step] = getattr(module, class_name)()
         return self._sources[step]

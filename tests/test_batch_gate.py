@@ -39,19 +39,19 @@ def arrivals_inside(times: list[float], start: float, end: float) -> list[float]
 def test_no_request_arrives_inside_a_retry_after_window(
     tmp_path: Path, provider_settings: Settings
 ) -> None:
-    # The server takes 5 requests per 0.25 s (20/s); the client is told it may send 200/s,
+    # The server takes 4 requests per 0.2 s (20/s); the client is told it may send 400/s,
     # so it runs into 429s and must honour every Retry-After, for all 16 tasks at once.
-    fake = SyntheticTmdb(titles=20, cast_size=2)
-    fake.limit(5, per=0.25)
+    fake = SyntheticTmdb(titles=12, cast_size=2)
+    fake.limit(4, per=0.2)
     summary = run_batch(
-        write_rows(tmp_path / "in.csv", 20, 2),
+        write_rows(tmp_path / "in.csv", 12, 2),
         provider_settings,
-        BatchOptions(out=tmp_path / "out.csv", fmt="csv", concurrency=16, rates={"tmdb": 200}),
+        BatchOptions(out=tmp_path / "out.csv", fmt="csv", concurrency=16, rates={"tmdb": 400}),
         transport=latency_transport(fake),
         policy=PATIENT,
     )
-    assert summary.statuses["resolved"] == 40
-    assert len(fake.rejections) >= 3
+    assert summary.statuses["resolved"] == 24
+    assert len(fake.rejections) >= 2
     for rejected_at, wait in fake.rejections:
         assert arrivals_inside(fake.request_times, rejected_at, rejected_at + wait) == []
     stats = summary.providers["tmdb"]
@@ -61,13 +61,13 @@ def test_no_request_arrives_inside_a_retry_after_window(
 def test_with_latency_only_requests_already_in_flight_arrive_inside_a_window(
     tmp_path: Path, provider_settings: Settings
 ) -> None:
-    fake = SyntheticTmdb(titles=20, cast_size=2)
-    fake.limit(5, per=0.25)
+    fake = SyntheticTmdb(titles=12, cast_size=2)
+    fake.limit(10, per=0.25)
     transport = latency_transport(fake, 0.03)
     run_batch(
-        write_rows(tmp_path / "in.csv", 20, 2),
+        write_rows(tmp_path / "in.csv", 12, 2),
         provider_settings,
-        BatchOptions(out=tmp_path / "out.jsonl", concurrency=16, rates={"tmdb": 200}),
+        BatchOptions(out=tmp_path / "out.jsonl", concurrency=16, rates={"tmdb": 400}),
         transport=transport,
         policy=PATIENT,
     )

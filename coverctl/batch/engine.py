@@ -4,9 +4,10 @@
   are read ahead of the oldest row not yet written, so a 100k-row file never becomes 100k tasks
   and the reorder buffer stays bounded.
 - Rows that ask the same question (same normalised character, title, year, media type, actor)
-  while one of them is being resolved share that one resolution: one set of provider calls,
-  N output rows. Rows of the same title share its search and credits through the resolver's
-  single-flight response cache.
+  share one resolution: one set of provider calls, N output rows. A row asking while the
+  question is in flight waits for that answer; a later row reuses it from a bounded memo of
+  recent answers (outages excluded: those are asked again). Rows of the same title share its
+  search and credits through the resolver's single-flight response cache.
 - Results are handed to `emit` in batches, in input order (or as they finish, unordered). The
   runner commits each batch to the progress table before writing it.
 - Everything here runs on one event loop; the only CPU-heavy work a row may need (image checks)
@@ -18,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol, cast
 
 from coverctl.constants import MediaType
@@ -43,14 +46,19 @@ CAST_STEPS: dict[str | None, tuple[str, ...]] = {
 }
 
 
+# Titles (and often characters) repeat down a batch: fold each distinct string once.
+_normalized = lru_cache(maxsize=65536)(normalize)
+MEMO_SIZE = 4096  # finished resolutions kept for later rows asking the same question
+
+
 def query_key(query: Query) -> tuple[Any, ...]:
     """Rows with the same key get the same answer: they are resolved once per batch."""
     return (
-        normalize(query.character_name),
-        normalize(query.title),
+        _normalized(query.character_name),
+        _normalized(query.title),
         query.year,
         query.media_type,
-        normalize(query.actor or ""),
+        _normalized(query.actor or ""),
     )
 
 
@@ -163,6 +171,7 @@ class BatchEngine:
         self._ordered = ordered
         self._cast = cast_size
         self._shared: dict[tuple[Any, ...], asyncio.Future[Resolution]] = {}
+        self._memo: OrderedDict[tuple[Any, ...], Resolution] = OrderedDict()
         self._completed: asyncio.Queue[asyncio.Future[Results] | None] | None = None
         self._slots = asyncio.Semaphore(concurrency)
         self._stop_requested = False
@@ -296,6 +305,11 @@ class BatchEngine:
 
     async def _resolve_shared(self, query: Query) -> tuple[Resolution, bool]:
         key = query_key(query)
+        known = self._memo.get(key)
+        if known is not None:
+            self._memo.move_to_end(key)
+            self.deduplicated += 1
+            return known, True
         future = self._shared.get(key)
         if future is not None:
             self.deduplicated += 1
@@ -314,6 +328,10 @@ class BatchEngine:
             raise
         else:
             future.set_result(resolution)
+            if not resolution.unavailable_sources:
+                self._memo[key] = resolution
+                if len(self._memo) > MEMO_SIZE:
+                    self._memo.popitem(last=False)
             return resolution, False
         finally:
             del self._shared[key]
