@@ -371,6 +371,41 @@ def test_cli_quiet_prints_nothing_on_stderr_and_exit_code_reflects_rows(
     assert [r["status"] for r in records] == ["resolved", "not_found"]
 
 
+def test_cli_without_a_terminal_draws_no_progress_bar_and_keeps_stdout_for_results(
+    tmdb_server: SyntheticTmdb, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = write_csv(tmp_path / "in.csv", film_rows(range(2), 2))
+    code, out, err = cli(capsys, "batch", str(source))
+    assert code == 0 and "eta" not in err and "\r" not in err  # no progress bar
+    assert [json.loads(line)["row"] for line in out.splitlines()] == [1, 2, 3, 4]
+    assert "resolved" in err  # the summary table went to stderr, stdout stayed JSONL
+
+
+def test_progress_bar_shows_rows_rate_and_counts_per_status(
+    tmp_path: Path, provider_settings: Settings
+) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from coverctl.cli.batch_cmd import _ProgressBar
+
+    fake = SyntheticTmdb(titles=3, cast_size=1)
+    source = write_csv(
+        tmp_path / "in.csv", [*film_rows(range(3), 1), {"character": "", "title": "T"}]
+    )
+    screen = StringIO()
+    options = BatchOptions(out=tmp_path / "out.jsonl")
+    bar = _ProgressBar(Console(file=screen, force_terminal=True, width=160), source, options)
+    with bar:
+        run_batch(
+            source, provider_settings, options, transport=latency_transport(fake), observer=bar
+        )
+    drawn = screen.getvalue()
+    assert "rows/s" in drawn and "4/4" in drawn
+    assert "resolved 3" in drawn and "error 1" in drawn
+
+
 def test_cli_rejects_an_unknown_rate_provider(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -82,7 +82,9 @@ def failure_result(
     raw = row.raw
     result: dict[str, Any] = {
         "row": row.row,
-        "character_name": query.character_name if query else _as_text(raw.get("character_name")),
+        "character_name": (
+            (query.character_name or None) if query else _as_text(raw.get("character_name"))
+        ),
         "title": query.title if query else _as_text(raw.get("title")),
         "year": query.year if query else None,
         "media_type": query.media_type if query else None,

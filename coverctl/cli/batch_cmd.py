@@ -13,10 +13,11 @@ from coverctl.errors import ExitCode, UsageError
 
 EPILOG = (
     "Example: coverctl batch examples/movies.csv --out out/movies.jsonl\n\n"
-    "Results come out in input order (--unordered: as they finish), one row per input row, "
-    "flushed as they are known. Progress is saved as rows finish: after Ctrl-C or a crash, "
-    "add --resume to the same command to finish the rest (nothing is done twice). Running a "
-    "finished file again does nothing; --force runs it again from the start."
+    "Results come out in input order (--unordered: as they finish), one row per input row "
+    "(--cast N: up to N per title-only row), flushed as they are known. Progress is saved as "
+    "rows finish: after Ctrl-C or a crash, add --resume to the same command to finish the "
+    "rest (nothing is done twice). Running a finished file again does nothing; --force runs "
+    "it again from the start."
 )
 
 

@@ -67,10 +67,13 @@ def _migration_2(db: sqlite_utils.Database) -> None:
 
 
 def _migration_3(db: sqlite_utils.Database) -> None:
-    """Batch progress (coverctl/store/progress.py): one row per run, one per finished input row."""
+    """Batch progress (coverctl/store/progress.py): one row per run, one per finished input row.
+
+    IF NOT EXISTS throughout: safe whatever its position in the list.
+    """
     db.execute(
         """
-        CREATE TABLE batch_runs (
+        CREATE TABLE IF NOT EXISTS batch_runs (
             run_id TEXT PRIMARY KEY,
             input_path TEXT NOT NULL,
             input_size INTEGER NOT NULL,
@@ -87,10 +90,12 @@ def _migration_3(db: sqlite_utils.Database) -> None:
         )
         """
     )
-    db.execute("CREATE INDEX idx_batch_runs_input ON batch_runs(input_path, out_path)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_batch_runs_input ON batch_runs(input_path, out_path)"
+    )
     db.execute(
         """
-        CREATE TABLE batch_rows (
+        CREATE TABLE IF NOT EXISTS batch_rows (
             run_id TEXT NOT NULL,
             row INTEGER NOT NULL,
             results_json TEXT NOT NULL,

@@ -2,9 +2,10 @@
 
 `SyntheticTmdb(titles=200, cast_size=10)` serves movies "Film 00000".. with `cast_size` billed
 characters each, in the real reply shapes (it is a FakeTmdb). `.limit(40, per=1.0)` makes it
-enforce "at most 40 requests in any 1 s": a request over the limit gets TMDB's 429 body with a
-Retry-After saying when the window has room again; `rejections` logs (time, retry_after) of
-each. Thread-safe, so it works in-process and behind `serve()`.
+enforce "at most 40 requests in any 1 s" (`.limit_rate(40, burst=4)`: a token bucket): a request
+over the limit gets TMDB's 429 body with a Retry-After saying when there is room again;
+`rejections` logs (time, retry_after) of each. Thread-safe, so it works in-process and behind
+`serve()`.
 """
 
 from __future__ import annotations
@@ -109,6 +110,29 @@ class SlidingWindowLimit:
         return float(max(1, math.ceil(wait))) if self.whole_seconds else round(wait + 0.001, 3)
 
 
+class TokenBucketLimit:
+    """`rate` requests per second on average, `burst` at once (rejected ones do not count)."""
+
+    def __init__(self, rate: float, burst: int = 1, *, whole_seconds: bool = False) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.whole_seconds = whole_seconds
+        self._tokens = float(burst)
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def check(self, now: float) -> float | None:
+        with self._lock:
+            if self._last is not None:
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return None
+            wait = (1 - self._tokens) / self.rate
+        return float(max(1, math.ceil(wait))) if self.whole_seconds else round(wait + 0.001, 3)
+
+
 class SyntheticTmdb(FakeTmdb):
     name = "TMDB (synthetic)"
 
@@ -135,13 +159,28 @@ class SyntheticTmdb(FakeTmdb):
                 ],
             }
             self._by_title[film_title(film).lower()] = movie_id
-        self._limit: SlidingWindowLimit | None = None
+        self._limit: SlidingWindowLimit | TokenBucketLimit | None = None
         self.rejections: list[tuple[float, float]] = []
+        # Seconds each answer takes, spent after the request was logged and checked against the
+        # limit (unlike `latency`, which `serve()` spends before), so `request_times` are the
+        # arrival times the limit sees.
+        self.response_delay = 0.0
 
     def limit(self, requests: int, per: float = 1.0, *, whole_seconds: bool = False) -> None:
+        """At most `requests` in any `per` seconds (a sliding window)."""
         self._limit = SlidingWindowLimit(requests, per, whole_seconds=whole_seconds)
 
+    def limit_rate(self, rate: float, burst: int = 1, *, whole_seconds: bool = False) -> None:
+        """`rate` per second with bursts of `burst` (a token bucket)."""
+        self._limit = TokenBucketLimit(rate, burst, whole_seconds=whole_seconds)
+
     def handle(self, request: httpx.Request) -> httpx.Response:
+        response = self._handle(request)
+        if self.response_delay:
+            time.sleep(self.response_delay)
+        return response
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         if self._limit is not None:
             now = time.monotonic()
             wait = self._limit.check(now)
