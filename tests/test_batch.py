@@ -81,6 +81,27 @@ def test_twenty_characters_of_one_title_cost_two_calls_at_concurrency_20(
     assert [r["matched"]["person"] for r in results] == [f"Actor 0-{k}" for k in range(20)]
 
 
+def test_refresh_fetches_each_title_once_not_once_per_row(
+    tmp_path: Path, provider_settings: Settings
+) -> None:
+    fake = SyntheticTmdb(titles=2, cast_size=5)
+    rows = film_rows(range(2), 5)
+    batch(tmp_path, provider_settings, latency_transport(fake), rows)
+    sent = len(fake.requests)
+    # One row at a time, so no two rows overlap: only the cache can spare the second row.
+    summary, results = batch(
+        tmp_path,
+        provider_settings,
+        latency_transport(fake),
+        rows,
+        refresh=True,
+        force=True,
+        concurrency=1,
+    )
+    assert len(fake.requests) - sent == 4  # a search and a details call per title, again
+    assert {r["status"] for r in results} == {"resolved"} and summary.session_rows == 10
+
+
 def test_every_row_finishes_with_five_percent_server_errors_and_some_network_faults(
     tmp_path: Path, provider_settings: Settings
 ) -> None:
