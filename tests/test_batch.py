@@ -427,6 +427,15 @@ def test_progress_bar_shows_rows_rate_and_counts_per_status(
     assert "resolved 3" in drawn and "error 1" in drawn
 
 
+def test_cli_output_that_cannot_be_written_is_a_usage_error(
+    tmdb_server: SyntheticTmdb, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = write_csv(tmp_path / "in.csv", film_rows(range(1), 1))
+    (tmp_path / "taken").mkdir()
+    code, _, err = cli(capsys, "batch", str(source), "--out", str(tmp_path / "taken"))
+    assert code == 2 and "Cannot write" in err and "Traceback" not in err
+
+
 def test_cli_rejects_an_unknown_rate_provider(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

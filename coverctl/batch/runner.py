@@ -152,7 +152,10 @@ class _BatchRun:
 
         def emit(batch: list[tuple[int, Results]]) -> None:
             progress.record(run_id, batch)  # committed first: the table is the truth
-            writer.write_many(result for _, results in batch for result in results)
+            try:
+                writer.write_many(result for _, results in batch for result in results)
+            except OSError as exc:
+                raise UsageError(f"Cannot write {self._where}: {exc.strerror or exc}.") from None
             for _, results in batch:
                 summary.add_row(results)
             if self.observer is not None:
@@ -277,7 +280,17 @@ class _BatchRun:
             {"cast": options.cast, "ordered": options.ordered, "generate": options.generate},
         )
         extra = [*(CAST_COLUMNS if options.cast else ()), *self.stream.extra_columns]
-        return ResultWriter(options.out, options.fmt, extra_columns=extra)
+        return self._writer(extra_columns=extra)
+
+    @property
+    def _where(self) -> str:
+        return str(self.options.out) if self.options.out is not None else "stdout"
+
+    def _writer(self, **kwargs: Any) -> ResultWriter:
+        try:
+            return ResultWriter(self.options.out, self.options.fmt, **kwargs)
+        except OSError as exc:
+            raise UsageError(f"Cannot write {self._where}: {exc.strerror or exc}.") from None
 
     def _resume(self, progress: ProgressStore, run_id: str) -> tuple[ResultWriter, RowSet]:
         options, out, summary = self.options, self.options.out, self.summary
@@ -286,7 +299,7 @@ class _BatchRun:
             recorded.add(row)
         extra = [*(CAST_COLUMNS if options.cast else ()), *self.stream.extra_columns]
         if out is None:
-            writer = ResultWriter(None, options.fmt, extra_columns=extra)
+            writer = self._writer(extra_columns=extra)
             for _, results in progress.results(run_id):
                 summary.add_row(results, earlier=True)
             summary.notices.append(
@@ -298,9 +311,7 @@ class _BatchRun:
                 progress.record(run_id, scan.unrecorded)
                 for row, _ in scan.unrecorded:
                     recorded.add(row)
-            writer = ResultWriter(
-                out, options.fmt, append=True, columns=scan.header, extra_columns=extra
-            )
+            writer = self._writer(append=True, columns=scan.header, extra_columns=extra)
             rewritten = 0
             for row, results in progress.results(run_id):
                 if row not in scan.rows:

@@ -10,13 +10,14 @@ output or written again from here, and no provider is asked again for it.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coverctl.errors import UsageError
+from coverctl.errors import StoreError, UsageError
 from coverctl.store.db import ImageStore, utc_now
 
 RUNNING = "running"
@@ -145,11 +146,16 @@ class ProgressStore:
 
     def record(self, run_id: str, rows: Iterable[tuple[int, list[dict[str, Any]]]]) -> None:
         """Commit finished input rows (row number, output rows) in one transaction."""
-        with self._conn:
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO batch_rows (run_id, row, results_json) VALUES (?, ?, ?)",
-                [(run_id, row, json.dumps(results, ensure_ascii=False)) for row, results in rows],
-            )
+        values = [(run_id, row, json.dumps(results, ensure_ascii=False)) for row, results in rows]
+        try:
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO batch_rows (run_id, row, results_json) "
+                    "VALUES (?, ?, ?)",
+                    values,
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot save the batch progress: {exc}.") from None
 
     def count(self, run_id: str) -> int:
         cursor = self._conn.execute("SELECT count(*) FROM batch_rows WHERE run_id = ?", [run_id])
