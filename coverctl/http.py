@@ -5,7 +5,9 @@ Every provider call goes through `HttpClient.request`, which
   any pause a 429's `Retry-After` imposed (no task may call that provider before it ends);
 - retries timeouts, connection errors and 5xx with exponential backoff and jitter (stamina);
 - never retries other 4xx: the caller decides what a 401 or 404 means;
-- opens a circuit after repeated failures so a dead provider is skipped for a cool-down;
+- waits out up to `rate_limit_attempts` 429s (each pauses the provider for every task);
+- opens a circuit after repeated failures so a dead provider is skipped for a cool-down, then
+  lets one probe request through (half-open) before trusting it again;
 - raises only the project's own errors, with URLs redacted.
 """
 
@@ -32,6 +34,9 @@ from coverctl.errors import ProviderUnavailable, ResponseTooLarge
 # httpx logs full request URLs (with query strings) at INFO: keep it quiet so no key is logged.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
+# stamina logs every scheduled retry at WARNING; with no handler configured Python prints it on
+# stderr, through the batch progress bar. Our own per-provider stats count retries instead.
+logging.getLogger("stamina").setLevel(logging.ERROR)
 
 SECRET_QUERY_PARAMS = frozenset({"api_key", "apikey", "key", "token", "access_token", "sig", "pin"})
 _SECRET_PARAM_RE = re.compile(
@@ -62,56 +67,136 @@ class RetryPolicy:
     max_retry_after: float = 120.0  # a longer Retry-After makes the provider unavailable instead
     breaker_threshold: int = 5  # consecutive failed requests that open the circuit
     breaker_cooldown: float = 60.0
+    # How many 429s one request may wait out before giving up; None: the same as `attempts`.
+    # A 429 is the provider asking us to wait, not a failure: it never counts towards the breaker.
+    rate_limit_attempts: int | None = None
+
+    @property
+    def max_rate_limited(self) -> int:
+        return max(1, self.rate_limit_attempts or self.attempts)
+
+
+# What a client gets without an explicit policy: patient with 429s (each one pauses the provider
+# for every task, so a request that meets several is waiting its turn, not failing).
+DEFAULT_POLICY = RetryPolicy(rate_limit_attempts=10)
 
 
 @dataclass
 class ProviderStats:
-    requests: int = 0
-    rate_limited: int = 0
-    retries: int = 0
-    failures: int = 0
+    """What happened with one provider since the client was created."""
+
+    requests: int = 0  # HTTP requests actually sent
+    rate_limited: int = 0  # 429 answers (each paused the provider)
+    retries: int = 0  # requests sent again after a 429, 5xx, timeout or connection error
+    failures: int = 0  # 5xx answers, timeouts and connection errors
+    timeouts: int = 0
+    gave_up: int = 0  # calls that ended as ProviderUnavailable after their retries
+    breaker_opened: int = 0  # times the circuit opened
+    skipped: int = 0  # calls refused without a request because the circuit was open
+    paused_s: float = 0.0  # total Retry-After pause imposed
     statuses: Counter[int] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "retries": self.retries,
+            "failures": self.failures,
+            "timeouts": self.timeouts,
+            "gave_up": self.gave_up,
+            "breaker_opened": self.breaker_opened,
+            "skipped": self.skipped,
+            "paused_s": round(self.paused_s, 3),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+        }
 
 
 class ProviderGate:
-    """Pacing and health of one provider, shared by every task of the process."""
+    """Pacing and health of one provider, shared by every task of the process.
+
+    Pacing: a leaky bucket (aiolimiter) at the provider's rate, plus `paused_until`, set by a 429's
+    Retry-After. A request starts only after both let it through, and the pause is checked again
+    after the limiter wait, so a task that was queued in the limiter when the 429 came in waits
+    out the pause too. Everything between that last check and handing the request to the
+    transport is synchronous: no task can pass the gate after a 429 was seen and before its pause
+    is set.
+
+    Health: a circuit breaker. `breaker_threshold` consecutive failures (5xx, timeouts, connection
+    errors; not 4xx, not 429) open it for `breaker_cooldown` seconds, during which calls fail at
+    once with ProviderUnavailable. Then it is half-open: one request probes the provider (the
+    others are still refused); its success closes the circuit, its failure opens it again.
+    """
 
     def __init__(self, name: str, rate: float, burst: int, policy: RetryPolicy) -> None:
         self.name = name
         self.rate = rate
-        burst = max(1, burst)
-        self._limiter = AsyncLimiter(burst, burst / rate)
+        self.burst = max(1, burst)
+        self._limiter = AsyncLimiter(self.burst, self.burst / rate)
         self._policy = policy
         self.paused_until = 0.0  # monotonic time before which no request may start
-        self.open_until = 0.0  # monotonic time the circuit stays open
+        self.open_until = 0.0  # monotonic time the circuit stays open; 0 when closed
         self.consecutive_failures = 0
+        self._probing = False  # a half-open probe request is in flight
         self.stats = ProviderStats()
 
     def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        until = time.monotonic() + seconds
+        if until > self.paused_until:
+            self.stats.paused_s += until - max(self.paused_until, time.monotonic())
+            self.paused_until = until
         self.stats.rate_limited += 1
 
-    def check_circuit(self) -> None:
+    def _refuse(self) -> None:
+        self.stats.skipped += 1
         remaining = self.open_until - time.monotonic()
         if remaining > 0:
             raise ProviderUnavailable(
                 self.name, f"skipped for {remaining:.0f} s after repeated failures"
             )
+        raise ProviderUnavailable(
+            self.name, "skipped while one request checks whether it has recovered"
+        )
+
+    def check_circuit(self) -> None:
+        """Raise ProviderUnavailable when the circuit is open (or half-open and being probed)."""
+        if self.open_until and (self.open_until > time.monotonic() or self._probing):
+            self._refuse()
+
+    def _enter(self) -> bool:
+        """Final check before a request is sent; True when this request is the half-open probe."""
+        self.check_circuit()
+        if self.open_until:
+            self._probing = True
+            return True
+        return False
+
+    def release_probe(self) -> None:
+        """The probe ended without a verdict (429, cancelled, unexpected error): let another try."""
+        self._probing = False
 
     def record_success(self) -> None:
         self.consecutive_failures = 0
+        self.open_until = 0.0
+        self._probing = False
 
     def record_failure(self) -> None:
         self.consecutive_failures += 1
         self.stats.failures += 1
-        if self.consecutive_failures >= self._policy.breaker_threshold:
+        if self._probing or self.consecutive_failures >= self._policy.breaker_threshold:
+            if not self.circuit_open:
+                self.stats.breaker_opened += 1
             self.open_until = time.monotonic() + self._policy.breaker_cooldown
+            self._probing = False
 
     @property
     def circuit_open(self) -> bool:
         return self.open_until > time.monotonic()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> bool:
+        """Wait until a request may start; True when it is the half-open probe.
+
+        Raises ProviderUnavailable at once while the circuit is open.
+        """
         while True:
             self.check_circuit()
             wait = self.paused_until - time.monotonic()
@@ -121,14 +206,19 @@ class ProviderGate:
             await self._limiter.acquire()
             # A 429 may have paused the provider while we waited for the limiter.
             if self.paused_until <= time.monotonic():
-                return
+                return self._enter()
+
+
+class _RateLimited(Exception):
+    """A 429 whose Retry-After the gate is now waiting out (for every task)."""
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    """A timeout, connection error or 5xx: retried with backoff, counted by the breaker."""
+
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retry_after = retry_after
 
 
 def parse_retry_after(value: str | None, default: float = 1.0) -> float:
@@ -162,7 +252,7 @@ class HttpClient:
         transport: httpx.AsyncBaseTransport | None = None,
         secrets: Sequence[str] = (),
     ) -> None:
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or DEFAULT_POLICY
         self._rates = dict(rates)
         self._bursts = dict(bursts or {})
         self._secrets = list(secrets)
@@ -192,6 +282,17 @@ class HttpClient:
             gate = ProviderGate(provider, rate, self._bursts.get(provider, 1), self.policy)
             self.gates[provider] = gate
         return gate
+
+    def provider_stats(self) -> dict[str, dict[str, Any]]:
+        """Per-provider counters (see ProviderStats) plus rate and circuit state, for summaries."""
+        return {
+            name: {
+                **gate.stats.as_dict(),
+                "rate": gate.rate,
+                "circuit_open": gate.circuit_open,
+            }
+            for name, gate in sorted(self.gates.items())
+        }
 
     def calls(self, provider: str | None = None) -> int:
         """HTTP requests actually sent (to one provider, or to all)."""
@@ -248,30 +349,36 @@ class HttpClient:
         policy = self.policy
         options = _SendOptions(timeout, max_bytes, idempotent, frozenset(return_statuses))
 
-        def backoff(exc: Exception) -> bool | float:
-            if not isinstance(exc, _Retryable):
-                return False
-            if exc.retry_after is not None:
-                return 0.0  # the gate itself waits out the pause, for every task
-            return True
+        def transient(exc: Exception) -> bool:
+            return isinstance(exc, _Retryable)
 
-        try:
-            async for attempt in stamina.retry_context(
-                on=backoff,
-                attempts=policy.attempts,
-                timeout=None,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
-                with attempt:
-                    if attempt.num > 1:
-                        gate.stats.retries += 1
-                    return await self._send_once(gate, method, url, params, headers, json, options)
-        except _Retryable as exc:
-            gate.record_failure()
-            raise ProviderUnavailable(provider, exc.reason) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        rate_limited = 0
+        while True:
+            try:
+                async for attempt in stamina.retry_context(
+                    on=transient,
+                    attempts=policy.attempts,
+                    timeout=None,
+                    wait_initial=policy.wait_initial,
+                    wait_max=policy.wait_max,
+                    wait_jitter=policy.wait_jitter,
+                ):
+                    with attempt:
+                        if attempt.num > 1:
+                            gate.stats.retries += 1
+                        return await self._send_once(
+                            gate, method, url, params, headers, json, options
+                        )
+            except _RateLimited:
+                # The gate already paused the provider for every task: try again after it.
+                rate_limited += 1
+                if rate_limited >= policy.max_rate_limited:
+                    gate.stats.gave_up += 1
+                    raise ProviderUnavailable(provider, "rate limited (HTTP 429)") from None
+                gate.stats.retries += 1
+            except _Retryable as exc:
+                gate.stats.gave_up += 1
+                raise ProviderUnavailable(provider, exc.reason) from None
 
     async def _send_once(
         self,
@@ -283,8 +390,25 @@ class HttpClient:
         json: Any,
         options: _SendOptions | None = None,
     ) -> httpx.Response:
-        options = options or _SendOptions()
-        await gate.acquire()
+        probe = await gate.acquire()
+        try:
+            return await self._send_through(
+                gate, method, url, params, headers, json, options or _SendOptions()
+            )
+        finally:
+            if probe:
+                gate.release_probe()  # no-op when a success or failure already settled it
+
+    async def _send_through(
+        self,
+        gate: ProviderGate,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        options: _SendOptions,
+    ) -> httpx.Response:
         gate.stats.requests += 1
         timeout: Any = httpx.USE_CLIENT_DEFAULT
         if options.timeout is not None:
@@ -298,6 +422,7 @@ class HttpClient:
             else:
                 response = await self._send_bounded(gate.name, request, options.max_bytes)
         except httpx.TimeoutException as exc:
+            gate.stats.timeouts += 1
             gate.record_failure()
             never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
             _fail_unless_retry_is_safe(gate.name, "timed out", options, never_sent)
@@ -315,11 +440,12 @@ class HttpClient:
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after > self.policy.max_retry_after:
+                gate.stats.gave_up += 1
                 raise ProviderUnavailable(
                     gate.name, f"rate limited for {retry_after:.0f} s (HTTP 429)"
                 )
             gate.pause(retry_after)
-            raise _Retryable("rate limited (HTTP 429)", retry_after=retry_after)
+            raise _RateLimited()
         if response.status_code >= 500:
             gate.record_failure()
             reason = f"server error (HTTP {response.status_code})"

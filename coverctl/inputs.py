@@ -1,7 +1,13 @@
 """Reading batch input (CSV with a header, or JSONL) one row at a time, never all at once.
 
 A malformed row does not stop the reader: it comes out as an `InputRow` with `error` set, which
-the batch writes as an `error` row before going on.
+the batch writes as an `error` row before going on. Malformed means: an empty character name or
+title, a field longer than MAX_FIELD_LENGTH, control characters, bytes that are not UTF-8, a CSV
+row with the wrong number of columns (or that cannot be parsed), a JSONL line that is not a JSON
+object or is longer than MAX_LINE_LENGTH, an implausible year, an unknown media type.
+
+Rows are numbered from 1 in the order they are read, header and blank lines not counted; the
+number is the `row` of every output row made from it, and what `--resume` keys its progress by.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ COLUMN_ALIASES: dict[str, str] = {
     "actor": "actor",
 }
 KNOWN_FIELDS = ("character_name", "title", "year", "media_type", "actor")
-csv.field_size_limit(1024 * 1024)
+MAX_LINE_LENGTH = 1024 * 1024  # a longer line (or CSV field) is an error row, never held whole
+csv.field_size_limit(MAX_LINE_LENGTH)
 
 
 @dataclass
@@ -40,6 +47,9 @@ class InputRow:
     extra: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)  # the known fields as read (for error rows)
+    # A row whose only fault is an empty character name: its title, year, media type (and actor),
+    # which `batch --cast N` turns into the title's top billed characters.
+    title_only: Query | None = None
 
 
 def detect_format(path: Path) -> str:
@@ -63,34 +73,86 @@ def open_input(path: Path) -> TextIO:
         raise UsageError(f"Cannot read {path}: {exc.strerror}.") from None
 
 
+class RowStream:
+    """The rows of one input file, read lazily. Iterate once; close (or exhaust) when done.
+
+    `extra_columns` are the columns passed through to the output, known from a CSV header
+    before the first row is read (JSONL rows may each have their own).
+    """
+
+    def __init__(self, path: Path, fmt: str | None = None) -> None:
+        self.path = path
+        self.format = fmt or detect_format(path)
+        self._handle = open_input(path)
+        self.extra_columns: list[str] = []
+        try:
+            if self.format == "jsonl":
+                self._rows: Iterator[InputRow] = _read_jsonl(self._handle)
+            else:
+                delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+                reader = csv.reader(self._handle, delimiter=delimiter)
+                mapped = _read_csv_header(reader)
+                self.extra_columns = [c for c in mapped if c not in KNOWN_FIELDS]
+                self._rows = _read_csv_rows(reader, mapped)
+        except BaseException:
+            self._handle.close()
+            raise
+
+    def __iter__(self) -> Iterator[InputRow]:
+        try:
+            yield from self._rows
+        finally:
+            self._handle.close()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
 def read_rows(path: Path, fmt: str | None = None) -> Iterator[InputRow]:
     """Stream the rows of a CSV or JSONL file."""
-    fmt = fmt or detect_format(path)
-    handle = open_input(path)
-    with handle:
-        if fmt == "jsonl":
-            yield from _read_jsonl(handle)
-        else:
-            yield from _read_csv(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    yield from RowStream(path, fmt)
 
 
-def _read_csv(handle: TextIO, delimiter: str) -> Iterator[InputRow]:
-    reader = csv.reader(handle, delimiter=delimiter)
+def _read_csv_header(reader: Any) -> list[str]:
+    """The header's column names mapped to our field names (UsageError when it is unusable)."""
     try:
         header = next(reader)
     except StopIteration:
-        return
+        return []
     except csv.Error as exc:
         raise UsageError(f"The CSV header cannot be read: {exc}.") from None
-    columns = [h.strip().lower() for h in header]
-    mapped = [COLUMN_ALIASES.get(c, c) for c in columns]
+    mapped = []
+    for index, name in enumerate(header, start=1):
+        column = _printable(" ".join(name.split())).lower() or f"column_{index}"
+        mapped.append(COLUMN_ALIASES.get(column, column))
     missing = [f for f in ("character_name", "title") if f not in mapped]
-    if missing:
+    if missing and header:
         raise UsageError(
             f"The CSV header has no {' or '.join(missing)} column; expected columns "
             "character_name (or character), title (or movie_title), and optionally year, "
             "media_type, actor."
         )
+    seen: dict[str, int] = {}
+    for index, name in enumerate(mapped, start=1):
+        if name in seen:
+            raise UsageError(
+                f"The CSV header names {name} twice (columns {seen[name]} and {index}); "
+                "keep one of them."
+            )
+        seen[name] = index
+    return mapped
+
+
+def _read_csv(handle: TextIO, delimiter: str) -> Iterator[InputRow]:
+    reader = csv.reader(handle, delimiter=delimiter)
+    mapped = _read_csv_header(reader)
+    if mapped:
+        yield from _read_csv_rows(reader, mapped)
+
+
+def _read_csv_rows(reader: Any, mapped: list[str]) -> Iterator[InputRow]:
+    if not mapped:
+        return
     number = 0
     while True:
         try:
@@ -104,19 +166,39 @@ def _read_csv(handle: TextIO, delimiter: str) -> Iterator[InputRow]:
         if not values or all(not v.strip() for v in values):
             continue
         number += 1
-        if len(values) != len(columns):
+        if len(values) != len(mapped):
             yield InputRow(
                 number,
                 None,
-                error=f"Row {number} has {len(values)} columns, the header has {len(columns)}.",
+                error=f"Row {number} has {len(values)} columns, the header has {len(mapped)}.",
             )
             continue
         yield _make_row(number, dict(zip(mapped, values, strict=True)))
 
 
+def _long_lines(handle: TextIO) -> Iterator[tuple[str, bool]]:
+    """(line, too_long) for each line; a line over MAX_LINE_LENGTH is skipped, not read whole."""
+    while True:
+        line = handle.readline(MAX_LINE_LENGTH + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_LENGTH and not line.endswith("\n"):
+            while line and not line.endswith("\n"):
+                line = handle.readline(MAX_LINE_LENGTH)
+            yield "", True
+            continue
+        yield line, False
+
+
 def _read_jsonl(handle: TextIO) -> Iterator[InputRow]:
     number = 0
-    for line in handle:
+    for line, too_long in _long_lines(handle):
+        if too_long:
+            number += 1
+            yield InputRow(
+                number, None, error=f"Row {number} is longer than {MAX_LINE_LENGTH} characters."
+            )
+            continue
         if not line.strip():
             continue
         number += 1
@@ -128,7 +210,10 @@ def _read_jsonl(handle: TextIO) -> Iterator[InputRow]:
         if not isinstance(data, dict):
             yield InputRow(number, None, error=f"Row {number} is not a JSON object.")
             continue
-        fields = {COLUMN_ALIASES.get(str(k).strip().lower(), str(k)): v for k, v in data.items()}
+        fields: dict[str, Any] = {}
+        for key, value in data.items():
+            name = _printable(str(key)).strip()
+            fields[COLUMN_ALIASES.get(name.lower(), name)] = value
         yield _make_row(number, fields)
 
 
@@ -138,14 +223,42 @@ def _make_row(number: int, fields: dict[str, Any]) -> InputRow:
     try:
         query = _query_from(fields)
     except ValueError as exc:
+        title_only = _title_only(fields) if isinstance(exc, _EmptyCharacter) else None
         return InputRow(
-            number, None, extra=_clean_extra(extra), error=f"Row {number}: {exc}", raw=raw
+            number,
+            None,
+            extra=_clean_extra(extra),
+            error=f"Row {number}: {exc}",
+            raw=raw,
+            title_only=title_only,
         )
     return InputRow(number, query, extra=_clean_extra(extra), raw=raw)
 
 
+class _EmptyCharacter(ValueError):
+    """The row has no character name (with `--cast`, a request for the title's whole cast)."""
+
+
+def _title_only(fields: dict[str, Any]) -> Query | None:
+    try:
+        return _query_from(fields, allow_empty_character=True)
+    except ValueError:
+        return None
+
+
 def _clean_extra(extra: dict[str, Any]) -> dict[str, Any]:
-    return {k: _printable(v) if isinstance(v, str) else v for k, v in extra.items()}
+    return {_printable(k): _clean_value(v) for k, v in extra.items()}
+
+
+def _clean_value(value: Any) -> Any:
+    """A passed-through value that can be written as UTF-8 (undecodable bytes become U+FFFD)."""
+    if isinstance(value, str):
+        return _printable(value)
+    if isinstance(value, list):
+        return [_clean_value(v) for v in value]
+    if isinstance(value, dict):
+        return {_printable(str(k)): _clean_value(v) for k, v in value.items()}
+    return value
 
 
 def _printable(text: str) -> str:
@@ -171,8 +284,14 @@ def _text(fields: dict[str, Any], name: str, label: str, *, required: bool) -> s
     return text
 
 
-def _query_from(fields: dict[str, Any]) -> Query:
-    character = _text(fields, "character_name", "character name", required=True)
+def _query_from(fields: dict[str, Any], *, allow_empty_character: bool = False) -> Query:
+    value = fields.get("character_name")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if not allow_empty_character:
+            raise _EmptyCharacter("the character name is empty.")
+        character: str | None = ""
+    else:
+        character = _text(fields, "character_name", "character name", required=True)
     title = _text(fields, "title", "title", required=True)
     year_text = _text(fields, "year", "year", required=False)
     year = None
@@ -196,7 +315,7 @@ def _query_from(fields: dict[str, Any]) -> Query:
 
 def rows_from_text(text: str, fmt: str) -> Iterator[InputRow]:
     """Rows from an in-memory string (tests, stdin)."""
-    handle = io.StringIO(text)
+    handle = io.StringIO(text, newline="")
     if fmt == "jsonl":
         yield from _read_jsonl(handle)
     else:

@@ -84,6 +84,24 @@ def validate_query(query: Query) -> Query:
     return Query(character, title, query.year, media_type or None, actor or None)
 
 
+class GenerationBudget:
+    """How many AI generations a run may still request (`batch --max-generations N`).
+
+    Shared by every resolution of a batch; a slot is taken just before the generate step runs,
+    so concurrent rows can never request more than N between them.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self) -> bool:
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+
 @dataclass
 class ResolveOptions:
     refresh: bool = False
@@ -92,6 +110,16 @@ class ResolveOptions:
     # Download each provider's picture and check it (images.inspect_image) before accepting it.
     # Web search and generation always check theirs.
     verify: bool = False
+    generation_budget: GenerationBudget | None = None  # None: no limit
+
+
+@dataclass
+class ResolutionPlan:
+    """What resolving a query would do, found without any network call (`batch --dry-run`)."""
+
+    query: Query
+    answered_by: str | None  # "local", "stored_ai", "cache" or "negative_cache"; None: providers
+    steps: list[str]  # the remote steps it would consult, in order, when not answered
 
 
 @dataclass
@@ -104,6 +132,7 @@ class Resolver:
     store: ImageStore
     notices: list[str] = field(default_factory=list)
     _sources: dict[str, ImageSource] = field(default_factory=dict)
+    _missing: set[str] = field(default_factory=set)  # steps whose module this build lacks
     _noticed: set[str] = field(default_factory=set)
 
     @property
@@ -111,6 +140,8 @@ class Resolver:
         return SourceContext(self.settings, self.http, self.cache, self.store)
 
     def source(self, step: str) -> ImageSource | None:
+        if step in self._missing:
+            return None
         if step not in self._sources:
             module_name, class_name = SOURCE_CLASSES[step]
             try:
@@ -118,6 +149,7 @@ class Resolver:
             except ModuleNotFoundError as exc:
                 if exc.name != module_name:
                     raise
+                self._missing.add(step)  # asked once: a batch would ask on every row
                 return None  # a source this build does not include
             self._sources[step] = getattr(module, class_name)()
         return self._sources[step]
@@ -175,7 +207,13 @@ class Resolver:
                 return Resolution(query, "not_found", None, True, error=missed, attempts=attempts)
 
         unavailable: list[str] = []
+        budget_spent = False
         for step in steps:
+            budget = options.generation_budget
+            if step == "generate" and budget is not None and not budget.take():
+                attempts.append(Attempt(step, "skipped", "the --max-generations budget is spent"))
+                budget_spent = True
+                continue
             found = await self._try_step(
                 step, query, ctx, attempts, unavailable, verify=options.verify
             )
@@ -187,7 +225,7 @@ class Resolver:
                 )
 
         reason = _not_found_reason(attempts, unavailable)
-        if not unavailable and steps:
+        if not unavailable and not budget_spent and steps:
             # Only a clean miss is remembered: an outage must not hide a picture for a day.
             self.cache.set("negative", key, reason, tag="negative")
         return Resolution(
@@ -198,6 +236,29 @@ class Resolver:
             attempts=attempts,
             unavailable_sources=unavailable,
         )
+
+    async def plan(self, query: Query, options: ResolveOptions | None = None) -> ResolutionPlan:
+        """What `resolve` would do for `query`, without calling any provider.
+
+        Local steps (override files, stored AI images) and the caches are read as `resolve`
+        reads them; UsageError for an invalid query.
+        """
+        options = options or ResolveOptions()
+        query = validate_query(query)
+        attempts: list[Attempt] = []
+        ctx = self.context
+        for step in LIVE_STEPS:
+            if await self._try_step(step, query, ctx, attempts, []) is not None:
+                return ResolutionPlan(query, step, [])
+        planned = ResolveOptions(refresh=options.refresh, network=True, generate=options.generate)
+        steps = self._runnable_steps(query, planned, attempts)
+        key = self._resolution_key(query, steps)
+        if not options.refresh:
+            if self.cache.get("resolution", key) is not None:
+                return ResolutionPlan(query, "cache", [])
+            if self.cache.get("negative", key) is not None:
+                return ResolutionPlan(query, "negative_cache", [])
+        return ResolutionPlan(query, None, steps)
 
     def _runnable_steps(
         self, query: Query, options: ResolveOptions, attempts: list[Attempt]
@@ -435,7 +496,9 @@ def resolve_character(
 
 
 __all__ = [
+    "GenerationBudget",
     "ProviderUnavailable",
+    "ResolutionPlan",
     "ResolveOptions",
     "Resolver",
     "close_resolver",

@@ -6,6 +6,8 @@ details with `append_to_response=credits` are cached (24 h) and shared by concur
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from coverctl.config import Settings
@@ -17,6 +19,7 @@ from coverctl.names import (
     CastMember,
     TitleCandidate,
     TitleMatch,
+    character_aliases,
     match_character,
     match_title,
     normalize,
@@ -36,6 +39,24 @@ from coverctl.sources.local import find_actor_file, local_candidate
 
 PROVIDER = "tmdb"
 ENV_KEY = "TMDB_API_KEY"
+_SELF_CREDITS = frozenset({"self", "himself", "herself", "themselves", "themself"})
+_ALIAS_SEPARATOR = re.compile(r"\s*[/;|]\s*")
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+
+
+def billed_name(credit: str) -> str | None:
+    """The name a credit is listed under, or None for an unnamed or "Himself" credit.
+
+    The first alias, without a qualifier such as "(voice)" but keeping one that changes who it
+    is ("Bruce Wayne (young)"): "Bruce Wayne / Batman" -> "Bruce Wayne", "Woody (voice)" ->
+    "Woody".
+    """
+    first = _ALIAS_SEPARATOR.split(" ".join(credit.split()), maxsplit=1)[0]
+    aliases = character_aliases(first)
+    if not aliases or aliases[0] in _SELF_CREDITS:
+        return None
+    stripped = " ".join(_BRACKETED.sub(" ", first).split())
+    return stripped if stripped and normalize(stripped) == aliases[0] else first
 
 
 def auth(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
@@ -98,6 +119,28 @@ def parse_cast(payload: Any, media: str) -> list[dict[str, Any]]:
             }
         )
     return members
+
+
+@dataclass(frozen=True)
+class BilledCharacter:
+    """One entry of a title's cast, as `top_cast` lists it."""
+
+    character: str  # the first name the credit gives ("Bruce Wayne" for "Bruce Wayne / Batman")
+    credited_as: str  # the credit as TMDB has it
+    person: str
+    person_id: str
+    order: int
+
+
+@dataclass(frozen=True)
+class CastListing:
+    """A title's top billed characters, or none and the reason why."""
+
+    characters: list[BilledCharacter]
+    media_type: str
+    title: str | None = None  # as TMDB spells it
+    year: int | None = None
+    reason: str = ""
 
 
 class _TmdbSource:
@@ -216,6 +259,45 @@ class _TmdbSource:
             title=title_match.candidate.titles[0],
         )
         return SourceAnswer([candidate])
+
+    async def top_cast(self, query: Query, ctx: SourceContext, n: int) -> CastListing:
+        """The first `n` billed characters of the title `query` names (its character is ignored).
+
+        Costs the same two cached requests as `find` (search, then details with credits), so
+        listing a cast and then resolving each of its characters asks TMDB nothing more. Credits
+        without a character name ("", "Himself") are left out.
+        """
+        results = await self._search(ctx, query.title, query.year)
+        if not results:
+            reason = f"TMDB has no {self.media} called {query.title!r}"
+            return CastListing([], self.media, reason=reason)
+        titles = [
+            TitleCandidate(id=r["id"], titles=tuple(r["titles"]), year=r["year"], rank=i)
+            for i, r in enumerate(results)
+        ]
+        title_match = match_title(query.title, query.year, titles)
+        if not isinstance(title_match, TitleMatch):
+            return CastListing([], self.media, reason=title_match.reason)
+        found = title_match.candidate
+        cast = await self._cast(ctx, found.id) or []
+        listed: list[BilledCharacter] = []
+        for member in sorted(cast, key=lambda m: m["order"]):
+            name = billed_name(member["character"])
+            if name is None:
+                continue
+            listed.append(
+                BilledCharacter(
+                    character=name,
+                    credited_as=member["character"],
+                    person=member["name"],
+                    person_id=member["id"],
+                    order=member["order"],
+                )
+            )
+            if len(listed) == n:
+                break
+        reason = "" if listed else f"TMDB lists no named characters for {found.titles[0]!r}"
+        return CastListing(listed, self.media, found.titles[0], found.year, reason)
 
 
 class TmdbMovieSource(_TmdbSource):

@@ -54,12 +54,18 @@ class TierStats:
 
 
 class Cache:
-    """All cache tiers under one directory. `refresh=True` makes every read a miss."""
+    """All cache tiers under one directory.
+
+    `refresh=True` makes every read of an entry written before this instance a miss; what this
+    instance wrote itself is read back, so a `batch --refresh` fetches each title once, not once
+    per row.
+    """
 
     def __init__(self, directory: Path, *, refresh: bool = False) -> None:
         self.directory = directory
         self.refresh = refresh
         self._tiers: dict[str, diskcache.Cache] = {}
+        self._fresh: set[int] = set()  # hashes of (tier, key) written here, when refreshing
 
     def tier(self, name: str) -> diskcache.Cache:
         if name not in TIERS:
@@ -73,12 +79,14 @@ class Cache:
         return cache
 
     def get(self, tier: str, key: str) -> Any | None:
-        if self.refresh:
+        if self.refresh and hash((tier, key)) not in self._fresh:
             return None
         return self.tier(tier).get(key, default=None, retry=True)
 
     def set(self, tier: str, key: str, value: Any, *, tag: str | None = None) -> None:
         self.tier(tier).set(key, value, expire=TIERS[tier], tag=tag, retry=True)
+        if self.refresh:
+            self._fresh.add(hash((tier, key)))
 
     def delete(self, tier: str, key: str) -> None:
         self.tier(tier).delete(key, retry=True)

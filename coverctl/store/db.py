@@ -77,10 +77,50 @@ def _migration_maintenance_indexes(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS idx_{TABLE}_{name} ON {TABLE}({column})")
 
 
+def _migration_batch_progress(db: sqlite_utils.Database) -> None:
+    """Batch progress (coverctl/store/progress.py): one row per run, one per finished input row.
+
+    IF NOT EXISTS throughout: safe whatever its position in the list.
+    """
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS batch_runs (
+            run_id TEXT PRIMARY KEY,
+            input_path TEXT NOT NULL,
+            input_size INTEGER NOT NULL,
+            input_mtime_ns INTEGER NOT NULL,
+            input_head_sha256 TEXT NOT NULL,
+            out_path TEXT NOT NULL,
+            out_format TEXT NOT NULL,
+            options_json TEXT NOT NULL,
+            status TEXT NOT NULL,
+            summary_json TEXT,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_batch_runs_input ON batch_runs(input_path, out_path)"
+    )
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS batch_rows (
+            run_id TEXT NOT NULL,
+            row INTEGER NOT NULL,
+            results_json TEXT NOT NULL,
+            PRIMARY KEY (run_id, row)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_1,
     _migration_2,
     _migration_maintenance_indexes,
+    _migration_batch_progress,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

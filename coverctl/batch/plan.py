@@ -1,0 +1,202 @@
+"""`batch --dry-run`: what a batch would cost, found without a single network call.
+
+Every row is read and validated; each distinct question is looked up where `resolve` would look
+first (override files, stored AI images, the resolution cache). What is left is priced with the
+provider calls each step makes per title (TMDB: a search and a details-with-credits request) or
+per question (web search, generation), and timed at the configured rates: providers are paced
+independently, so the slowest one sets the time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from coverctl.batch.engine import CAST_STEPS, query_key
+from coverctl.batch.options import BatchOptions
+from coverctl.config import Settings
+from coverctl.errors import CoverctlError
+from coverctl.inputs import RowStream
+from coverctl.names import normalize
+from coverctl.resolver import ResolveOptions, Resolver, close_resolver, open_resolver
+
+# step -> (provider, what the calls are shared by, calls expected, calls at most)
+STEP_CALLS: dict[str, tuple[str, str, int, int]] = {
+    "tmdb_movie": ("tmdb", "title", 2, 3),  # + a search without the year when none matched
+    "tmdb_tv": ("tmdb", "title", 2, 3),
+    "tvdb": ("tvdb", "title", 2, 2),
+    "hardcover": ("hardcover", "title", 1, 2),
+    "web_search": ("duckduckgo", "query", 2, 2),
+    "generate": ("replicate", "query", 1, 1),
+}
+MAX_ERRORS_SHOWN = 10
+
+
+class NoNetworkTransport(httpx.AsyncBaseTransport):
+    """Fails any request: the dry run must not make one."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"--dry-run tried to call {request.url.host}")
+
+
+@dataclass
+class BatchPlan:
+    input_rows: int = 0
+    valid_rows: int = 0
+    error_rows: int = 0
+    errors: list[str] = field(default_factory=list)  # the first few
+    cast_rows: int = 0  # title-only rows --cast expands (up to N output rows each)
+    unique_queries: int = 0
+    duplicate_rows: int = 0  # rows asking a question another row asks
+    unique_titles: int = 0
+    answered: Counter[str] = field(default_factory=Counter)  # where, per distinct question
+    to_resolve: int = 0  # distinct questions that need providers
+    expected_calls: Counter[str] = field(default_factory=Counter)  # first source answers
+    max_calls: Counter[str] = field(default_factory=Counter)  # every source is asked
+    rates: dict[str, float] = field(default_factory=dict)
+    generations: int = 0
+    notices: list[str] = field(default_factory=list)
+
+    def seconds(self, calls: Counter[str]) -> float:
+        return max(
+            (count / self.rates.get(p, 10.0) for p, count in calls.items() if count), default=0.0
+        )
+
+    @property
+    def cached_hits(self) -> int:
+        return sum(self.answered.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": True,
+            "input_rows": self.input_rows,
+            "valid_rows": self.valid_rows,
+            "error_rows": self.error_rows,
+            "errors": list(self.errors),
+            "cast_rows": self.cast_rows,
+            "unique_queries": self.unique_queries,
+            "duplicate_rows": self.duplicate_rows,
+            "unique_titles": self.unique_titles,
+            "cached_hits": self.cached_hits,
+            "answered_without_providers": dict(self.answered),
+            "to_resolve": self.to_resolve,
+            "expected_calls": dict(self.expected_calls),
+            "max_calls": dict(self.max_calls),
+            "rates": dict(self.rates),
+            "expected_seconds": round(self.seconds(self.expected_calls), 1),
+            "max_seconds": round(self.seconds(self.max_calls), 1),
+            "generations": self.generations,
+            "notices": list(self.notices),
+        }
+
+
+def plan_batch(
+    path: Path, settings: Settings, options: BatchOptions, *, transport: Any = None
+) -> BatchPlan:
+    """Validate every row of `path` and estimate the run's provider calls and time."""
+    options.validate()
+    if options.rates:
+        settings = settings.with_rates(options.rates)
+    stream = RowStream(path, options.input_format)
+    try:
+        return asyncio.run(_plan(stream, settings, options, transport or NoNetworkTransport()))
+    finally:
+        stream.close()
+
+
+async def _plan(
+    stream: RowStream, settings: Settings, options: BatchOptions, transport: Any
+) -> BatchPlan:
+    resolver = open_resolver(settings, refresh=options.refresh, transport=transport)
+    plan = BatchPlan(rates=dict(settings.rates))
+    resolve_options = ResolveOptions(
+        refresh=options.refresh, network=options.network, generate=options.generate
+    )
+    seen_queries: set[int] = set()
+    seen_titles: set[int] = set()
+    priced: set[int] = set()
+    generations = 0
+    try:
+        for row in stream:
+            plan.input_rows += 1
+            if row.query is None and options.cast and row.title_only is not None:
+                plan.valid_rows += 1
+                plan.cast_rows += 1
+                title = row.title_only
+                steps = [s for s in CAST_STEPS.get(title.media_type, ()) if _runnable(resolver, s)]
+                _price(plan, steps, title.title, title.year, None, priced, seen_titles)
+                continue
+            if row.query is None:
+                _error(plan, row.error or f"Row {row.row} is not valid.")
+                continue
+            try:
+                result = await resolver.plan(row.query, resolve_options)
+            except CoverctlError as exc:
+                _error(plan, f"Row {row.row}: {exc.message}")
+                continue
+            plan.valid_rows += 1
+            key = hash(query_key(result.query))
+            if key in seen_queries:
+                plan.duplicate_rows += 1
+                continue
+            seen_queries.add(key)
+            plan.unique_queries += 1
+            if result.answered_by is not None:
+                plan.answered[result.answered_by] += 1
+                continue
+            plan.to_resolve += 1
+            if not options.network:
+                continue
+            query = result.query
+            _price(plan, result.steps, query.title, query.year, key, priced, seen_titles)
+            if "generate" in result.steps:
+                generations += 1
+    finally:
+        plan.notices.extend(resolver.notices)
+        await close_resolver(resolver)
+    if options.generate:
+        limit = options.max_generations
+        plan.generations = generations if limit is None else min(generations, limit)
+    if not options.network:
+        plan.notices.append("--no-network: rows not answered locally would come out not_found.")
+    return plan
+
+
+def _runnable(resolver: Resolver, step: str) -> bool:
+    source = resolver.source(step)
+    return source is not None and not source.unavailable_reason(resolver.settings)
+
+
+def _error(plan: BatchPlan, message: str) -> None:
+    plan.error_rows += 1
+    if len(plan.errors) < MAX_ERRORS_SHOWN:
+        plan.errors.append(message)
+
+
+def _price(
+    plan: BatchPlan,
+    steps: list[str],
+    title: str,
+    year: int | None,
+    query: int | None,
+    priced: set[int],
+    seen_titles: set[int],
+) -> None:
+    title_key = hash((normalize(title), year))
+    if title_key not in seen_titles:
+        seen_titles.add(title_key)
+        plan.unique_titles += 1
+    for index, step in enumerate(steps):
+        provider, per, expected, at_most = STEP_CALLS.get(step, (step, "query", 1, 1))
+        unit = hash((step, title_key)) if per == "title" else hash((step, query))
+        if unit in priced:
+            continue
+        priced.add(unit)
+        plan.max_calls[provider] += at_most
+        if index == 0:
+            plan.expected_calls[provider] += expected
