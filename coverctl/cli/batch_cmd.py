@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -151,6 +150,8 @@ def _run(
         _write_metrics(summary, metrics_file)
     console = _summary_console(options.out)
     if as_json:
+        import json
+
         text = json.dumps(summary.to_json(), ensure_ascii=False)
         console.print(text, markup=False, highlight=False, soft_wrap=True)
     elif not quiet:
