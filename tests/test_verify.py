@@ -185,3 +185,34 @@ def test_cli_verify_flag_reports_the_checked_score(
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert data["quality_score"] == combined_score(50, inspect_image(sharp_photo(), Use.PROFILE))
+
+
+def test_batch_verify_rejects_a_broken_picture_and_keeps_the_good_one(
+    monkeypatch: pytest.MonkeyPatch,
+    tmdb: FakeTmdb,
+    tmdb_images: FakeImageHost,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    tmdb_images.add(BALE_PHOTO, sharp_photo())
+    tmdb_images.add("t/p/w500/5Y9HnYYa9jF4NunY9lSgJGjSe8E.jpg", html_page(), "image/jpeg")
+    source = tmp_path / "rows.csv"
+    source.write_text(
+        "character_name,title,year,media_type\n"
+        "Bruce Wayne,The Dark Knight,2008,movie\n"
+        "Joker,The Dark Knight,2008,movie\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    with serve(tmdb, tmdb_images, prefixes=("/tmdb", "/img")) as url:
+        monkeypatch.setenv("TMDB_API_URL", f"{url}/tmdb/3")
+        monkeypatch.setenv("TMDB_IMAGE_BASE_URL", f"{url}/img/t/p")
+        monkeypatch.setenv("TMDB_API_KEY", VALID_KEY)
+        monkeypatch.setenv("COVERCTL_WEB_SEARCH", "0")
+        code = run(["batch", str(source), "--out", str(out), "--verify", "--quiet"])
+    capsys.readouterr()
+    bruce, joker = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
+    assert code == 3
+    assert bruce["status"] == "resolved"
+    assert bruce["quality_score"] == combined_score(50, inspect_image(sharp_photo(), Use.PROFILE))
+    assert joker["status"] == "not_found" and "HTML" in joker["error"]

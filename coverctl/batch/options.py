@@ -27,6 +27,7 @@ class BatchOptions:
     refresh: bool = False
     network: bool = True
     generate: bool = False
+    verify: bool = False  # download and check each provider picture before accepting it
     max_generations: int | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     ordered: bool = True

@@ -167,6 +167,7 @@ class _BatchRun:
                 refresh=options.refresh,
                 network=options.network,
                 generate=options.generate,
+                verify=options.verify,
                 generation_budget=self.budget,
             ),
             emit,

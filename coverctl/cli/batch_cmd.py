@@ -62,6 +62,9 @@ def register(app: typer.Typer) -> None:
             False, "--no-network", help="Only local files, the store and the cache."
         ),
         generate: bool = typer.Option(False, "--generate", help="Allow AI generation (costs)."),
+        verify: bool = typer.Option(
+            False, "--verify", help="Download and check each provider picture before accepting it."
+        ),
         max_generations: int | None = typer.Option(
             None, "--max-generations", help="With --generate: at most N generations."
         ),
@@ -89,6 +92,7 @@ def register(app: typer.Typer) -> None:
             refresh=refresh,
             network=not no_network,
             generate=generate,
+            verify=verify,
             max_generations=max_generations,
             concurrency=concurrency,
             ordered=not unordered,
