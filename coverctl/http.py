@@ -332,6 +332,7 @@ class HttpClient:
         max_bytes: int | None = None,
         idempotent: bool = True,
         return_statuses: Collection[int] = (),
+        follow_redirects: bool = True,
     ) -> httpx.Response:
         """Send one request with pacing and retries; return any response that is not 429/5xx.
 
@@ -344,10 +345,14 @@ class HttpClient:
           connection), never after a timeout or a 5xx, which may have been acted on.
         - `return_statuses` are handed back as they are instead of being handled (for a provider
           whose rate-limit answers the caller handles itself).
+        - `follow_redirects=False` hands a 3xx back so the caller can vet each hop (downloads of
+          untrusted URLs).
         """
         gate = self.gate(provider)
         policy = self.policy
-        options = _SendOptions(timeout, max_bytes, idempotent, frozenset(return_statuses))
+        options = _SendOptions(
+            timeout, max_bytes, idempotent, frozenset(return_statuses), follow_redirects
+        )
 
         def transient(exc: Exception) -> bool:
             return isinstance(exc, _Retryable)
@@ -418,9 +423,13 @@ class HttpClient:
         )
         try:
             if options.max_bytes is None:
-                response = await self._client.send(request)
+                response = await self._client.send(
+                    request, follow_redirects=options.follow_redirects
+                )
             else:
-                response = await self._send_bounded(gate.name, request, options.max_bytes)
+                response = await self._send_bounded(
+                    gate.name, request, options.max_bytes, options.follow_redirects
+                )
         except httpx.TimeoutException as exc:
             gate.stats.timeouts += 1
             gate.record_failure()
@@ -455,10 +464,10 @@ class HttpClient:
         return response
 
     async def _send_bounded(
-        self, provider: str, request: httpx.Request, max_bytes: int
+        self, provider: str, request: httpx.Request, max_bytes: int, follow_redirects: bool = True
     ) -> httpx.Response:
         """Send `request`, reading at most `max_bytes` of its (decoded) body."""
-        response = await self._client.send(request, stream=True)
+        response = await self._client.send(request, stream=True, follow_redirects=follow_redirects)
         chunks: list[bytes] = []
         try:
             declared = response.headers.get("Content-Length", "")
@@ -491,6 +500,7 @@ class _SendOptions:
     max_bytes: int | None = None
     idempotent: bool = True
     return_statuses: frozenset[int] = frozenset()
+    follow_redirects: bool = True
 
 
 def _fail_unless_retry_is_safe(

@@ -36,6 +36,28 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return home
 
 
+# Names the tests may resolve, and to what: everything else fails as an unknown name would, so no
+# test ever sends a DNS query.
+FAKE_DNS: dict[str, list[str]] = {
+    "internal.example": ["10.0.0.7"],
+    "mixed.example": ["93.184.216.34", "192.168.1.10"],
+    "public.example": ["93.184.216.34"],
+}
+
+
+@pytest.fixture(autouse=True)
+def offline_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    import socket
+
+    async def resolve(host: str) -> list[str]:
+        if host in FAKE_DNS:
+            return FAKE_DNS[host]
+        raise socket.gaierror(socket.EAI_NONAME, f"{host}: tests resolve no real names")
+
+    monkeypatch.setattr("coverctl.sources.imagecheck.resolve_host", resolve)
+    return FAKE_DNS
+
+
 @pytest.fixture
 def static_dir(tmp_path: Path) -> Path:
     return tmp_path / "static"

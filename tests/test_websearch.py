@@ -362,3 +362,52 @@ def test_title_mention_guard(name: str, title: str, expected: bool) -> None:
 )
 def test_plain_mention_excludes_age_variants(name: str, title: str, expected: bool) -> None:
     assert mentions(name, title, plain=True) is expected
+
+
+def test_host_names_resolving_to_private_addresses_are_never_fetched(
+    web: SourceHarness, ddg: FakeDuckDuckGo
+) -> None:
+    ddg.results = [
+        image_result("Bruce Wayne", "https://internal.example/bruce.jpg", WIKI),
+        image_result("Bruce Wayne", "https://mixed.example/bruce.jpg", WIKI),
+    ]
+    # Neither host is routed: a request to either would fail the test loudly.
+    result = web.resolve(BRUCE)
+    assert result.status == "not_found"
+    assert "resolves to a private or local network address" in (result.error or "")
+
+
+def test_redirect_to_a_private_address_is_refused_before_it_is_followed(
+    web: SourceHarness, ddg: FakeDuckDuckGo, images: FakeImageHost
+) -> None:
+    url = images.add("bruce.jpg", sharp_photo())
+    images.fail_next(r"bruce\.jpg", 302, headers={"Location": "http://169.254.169.254/latest/"})
+    ddg.results = [image_result("Bruce Wayne", url, WIKI)]
+    result = web.resolve(BRUCE)
+    assert result.status == "not_found"
+    assert "private or local network address" in (result.error or "")
+    assert images.downloads() == ["/bruce.jpg"]
+
+
+def test_redirect_to_a_public_picture_is_followed_hop_by_hop(
+    web: SourceHarness, ddg: FakeDuckDuckGo, images: FakeImageHost
+) -> None:
+    url = images.add("old.jpg", sharp_photo())
+    images.add("new.jpg", sharp_photo())
+    images.fail_next(r"old\.jpg", 301, headers={"Location": "/new.jpg"})
+    ddg.results = [image_result("Bruce Wayne", url, WIKI)]
+    result = web.resolve(BRUCE)
+    assert result.status == "resolved"
+    assert images.downloads() == ["/old.jpg", "/new.jpg"]
+
+
+def test_endless_redirects_are_given_up(
+    web: SourceHarness, ddg: FakeDuckDuckGo, images: FakeImageHost
+) -> None:
+    url = images.add("loop.jpg", sharp_photo())
+    images.fail_next(r"loop\.jpg", 302, headers={"Location": "/loop.jpg"}, times=10)
+    ddg.results = [image_result("Bruce Wayne", url, WIKI)]
+    result = web.resolve(BRUCE)
+    assert result.status == "not_found"
+    assert "redirects more than 3 times" in (result.error or "")
+    assert len(images.downloads()) == 4

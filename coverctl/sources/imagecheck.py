@@ -7,8 +7,12 @@ picture) and by AI generation (the output is checked before it is stored).
   are paced apart from the APIs, with a short timeout and a size cap (``images.MAX_IMAGE_BYTES``):
   the body is streamed and cut off past the cap, never buffered whole.
 - Only http(s) URLs. An untrusted URL (a web search result) may not name ``localhost`` or a
-  literal loopback, private, link-local or reserved address. Host names are not resolved here, so
-  a public name that resolves to a private address, or a redirect to one, is not caught.
+  loopback, private, link-local or reserved address: literal addresses are checked as they are,
+  host names are resolved first (every address must be public, as for `dead-links`), and
+  redirects are followed one hop at a time (at most ``MAX_IMAGE_REDIRECTS``) with each hop vetted
+  the same way. A name the resolver cannot resolve is left to the download, which then fails.
+  (The name is resolved again when connecting, so DNS rebinding is not ruled out here; the link
+  checker pins connections for that.)
 - The check itself (Pillow, numpy) is CPU-bound and runs in a worker thread.
 - Verdicts are cached for 24 h in the response tier by URL and use: a rejected URL is not fetched
   again, an accepted one keeps its measurements. A transient failure (timeout, 5xx, open circuit)
@@ -20,8 +24,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+import socket
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
+
+import httpx
 
 from coverctl.constants import Source
 from coverctl.errors import ImageRejected, ResponseTooLarge
@@ -31,6 +38,8 @@ if TYPE_CHECKING:
     from coverctl.images import ImageInfo, Use
 
 IMAGE_FETCH_PROVIDER: Final = "image_fetch"
+MAX_IMAGE_REDIRECTS: Final = 3
+_REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 IMAGE_FETCH_TIMEOUT: Final = 8.0  # seconds; an image host slower than this is not worth waiting
 _VERDICT_NAMESPACE: Final = "image-check"
 
@@ -65,28 +74,65 @@ def url_problem(url: str, *, untrusted: bool) -> str | None:
     return None
 
 
+async def resolve_host(host: str) -> list[str]:
+    """The addresses `host` resolves to (the system resolver). Tests replace this."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def resolved_address_problem(url: str) -> str | None:
+    """Why the host of an untrusted `url` may not be contacted, after resolving its name."""
+    from coverctl.linkcheck import is_public_address
+
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        return None  # a literal address: url_problem has judged it already
+    except ValueError:
+        pass
+    try:
+        addresses = await resolve_host(host)
+    except OSError:
+        return None  # unresolvable: the download itself will fail
+    if any(not is_public_address(address) for address in addresses):
+        return f"The image host {host} resolves to a private or local network address."
+    return None
+
+
 async def download_image(ctx: SourceContext, url: str, *, untrusted: bool = False) -> bytes:
     """The bytes at `url`. ImageRejected when the URL or its answer rules the picture out;
     ProviderError (unavailable) when the host could not be asked."""
     from coverctl.images import MAX_IMAGE_BYTES
 
-    problem = url_problem(url, untrusted=untrusted)
-    if problem:
-        raise ImageRejected(problem)
-    try:
-        response = await ctx.http.request(
-            IMAGE_FETCH_PROVIDER,
-            "GET",
-            url,
-            headers={"Accept": "image/*"},
-            timeout=IMAGE_FETCH_TIMEOUT,
-            max_bytes=MAX_IMAGE_BYTES,
-        )
-    except ResponseTooLarge:
-        raise ImageRejected(
-            f"Image is over the {MAX_IMAGE_BYTES // 1024 // 1024} MB limit; "
-            "the download was stopped."
-        ) from None
+    current = url
+    for _hop in range(MAX_IMAGE_REDIRECTS + 1):
+        problem = url_problem(current, untrusted=untrusted)
+        if problem is None and untrusted:
+            problem = await resolved_address_problem(current)
+        if problem:
+            raise ImageRejected(problem)
+        try:
+            response = await ctx.http.request(
+                IMAGE_FETCH_PROVIDER,
+                "GET",
+                current,
+                headers={"Accept": "image/*"},
+                timeout=IMAGE_FETCH_TIMEOUT,
+                max_bytes=MAX_IMAGE_BYTES,
+                follow_redirects=not untrusted,
+            )
+        except ResponseTooLarge:
+            raise ImageRejected(
+                f"Image is over the {MAX_IMAGE_BYTES // 1024 // 1024} MB limit; "
+                "the download was stopped."
+            ) from None
+        location = response.headers.get("location")
+        if not (untrusted and response.status_code in _REDIRECT_STATUSES and location):
+            break
+        current = str(httpx.URL(current).join(location))
+    else:
+        raise ImageRejected(f"The image URL redirects more than {MAX_IMAGE_REDIRECTS} times.")
     if response.status_code != 200:
         raise ImageRejected(f"The image URL answered HTTP {response.status_code}, not an image.")
     return response.content
