@@ -192,23 +192,29 @@ class Resolver:
                     self._record(query, found)
                 return Resolution(query, "resolved", found, attempts=attempts)
 
-        steps = self._runnable_steps(query, options, attempts)
+        plan = self._step_plan(query, options)
+        steps = [step for step, skipped in plan if skipped is None]
         key = self._resolution_key(query, steps, options.verify)
         if not options.refresh:
             cached = self.cache.get("resolution", key)
             if cached is not None:
+                attempts.extend(skipped for _, skipped in plan if skipped is not None)
                 attempts.append(Attempt("cache", "accepted", "resolved earlier (cached)"))
                 return Resolution(
                     query, "resolved", _candidate_from(cached), True, attempts=attempts
                 )
             missed = self.cache.get("negative", key)
             if missed is not None:
+                attempts.extend(skipped for _, skipped in plan if skipped is not None)
                 attempts.append(Attempt("cache", "accepted", f"not found earlier: {missed}"))
                 return Resolution(query, "not_found", None, True, error=missed, attempts=attempts)
 
         unavailable: list[str] = []
         budget_spent = False
-        for step in steps:
+        for step, skipped in plan:
+            if skipped is not None:
+                attempts.append(skipped)  # in plan order, so --explain reads top to bottom
+                continue
             budget = options.generation_budget
             if step == "generate" and budget is not None and not budget.take():
                 attempts.append(Attempt(step, "skipped", "the --max-generations budget is spent"))
@@ -250,9 +256,14 @@ class Resolver:
         for step in LIVE_STEPS:
             if await self._try_step(step, query, ctx, attempts, []) is not None:
                 return ResolutionPlan(query, step, [])
-        planned = ResolveOptions(refresh=options.refresh, network=True, generate=options.generate)
-        steps = self._runnable_steps(query, planned, attempts)
-        key = self._resolution_key(query, steps)
+        planned = ResolveOptions(
+            refresh=options.refresh,
+            network=True,
+            generate=options.generate,
+            verify=options.verify,
+        )
+        steps = [step for step, skipped in self._step_plan(query, planned) if skipped is None]
+        key = self._resolution_key(query, steps, planned.verify)
         if not options.refresh:
             if self.cache.get("resolution", key) is not None:
                 return ResolutionPlan(query, "cache", [])
@@ -260,25 +271,26 @@ class Resolver:
                 return ResolutionPlan(query, "negative_cache", [])
         return ResolutionPlan(query, None, steps)
 
-    def _runnable_steps(
-        self, query: Query, options: ResolveOptions, attempts: list[Attempt]
-    ) -> list[str]:
-        runnable = []
+    def _step_plan(
+        self, query: Query, options: ResolveOptions
+    ) -> list[tuple[str, Attempt | None]]:
+        """The remote steps in order, each with the reason it is skipped (None: it runs)."""
+        plan: list[tuple[str, Attempt | None]] = []
         for step in provider_steps(query.media_type, generate=options.generate):
             source = self.source(step)
             if source is None:
                 continue
             if not options.network:
-                attempts.append(Attempt(step, "skipped", "network disabled (--no-network)"))
+                plan.append((step, Attempt(step, "skipped", "network disabled (--no-network)")))
                 continue
             reason = source.unavailable_reason(self.settings)
             if reason:
-                attempts.append(Attempt(step, "skipped", reason))
+                plan.append((step, Attempt(step, "skipped", reason)))
                 if not _turned_off(source, self.settings):
                     self._notice(f"{reason}: {source.provider or step} is skipped.")
                 continue
-            runnable.append(step)
-        return runnable
+            plan.append((step, None))
+        return plan
 
     async def _try_step(
         self,

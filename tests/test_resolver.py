@@ -151,13 +151,26 @@ def test_explain_lists_each_source_with_its_outcome(harness: ResolverHarness, tv
     tvdb.series = {}
     result = harness.resolve(Query("Walter White", "Breaking Bad", None, "tv"))
     outcomes = [(a.source, a.outcome) for a in result.attempts]
-    # Web search is turned off in these settings: it is listed as skipped, before the steps run.
+    # In plan order; web search (turned off here) comes after the accepted step, so is not listed.
     assert outcomes == [
         ("local", "no_match"),
         ("stored_ai", "no_match"),
-        ("web_search", "skipped"),
         ("tvdb", "no_match"),
         ("tmdb_tv", "accepted"),
+    ]
+
+
+def test_explain_lists_skipped_sources_in_plan_order(harness: ResolverHarness, tmdb, tvdb) -> None:  # type: ignore[no-untyped-def]
+    tmdb.tv = {}
+    tvdb.series = {}
+    result = harness.resolve(Query("Walter White", "Breaking Bad", None, "tv"))
+    outcomes = [(a.source, a.outcome) for a in result.attempts]
+    assert outcomes == [
+        ("local", "no_match"),
+        ("stored_ai", "no_match"),
+        ("tvdb", "no_match"),
+        ("tmdb_tv", "no_match"),
+        ("web_search", "skipped"),
     ]
 
 

@@ -86,8 +86,10 @@ def _print_human(resolution, explain: bool) -> None:
         table.add_column(overflow="fold")
         table.add_row("image", candidate.image_url)
         table.add_row("source", f"{candidate.source} (quality {candidate.quality_score})")
-        if who or candidate.matched.character:
-            table.add_row("matched", f"{who or '?'} as {candidate.matched.character or '?'}")
+        if who:
+            table.add_row("matched", f"{who} as {candidate.matched.character or '?'}")
+        elif candidate.matched.character:
+            table.add_row("matched", f"character {candidate.matched.character!r}")
         if resolution.cache_hit:
             table.add_row("cache", "hit")
         console.print(table)
