@@ -25,9 +25,11 @@ demo: install
 test: install-dev services lint
 	bash scripts/run-tests.sh
 
+## PostgreSQL, Azurite and Chromium for the tests. Outside CI a failed install is a warning (those
+## tests then skip, naming the fix); under CI (CI set) it stops the run.
 services:
-	bash scripts/services.sh
-	bash scripts/install-browser.sh
+	bash scripts/services.sh || { [ -z "$$CI" ] && echo "make: services not installed; their tests will be skipped" >&2; }
+	bash scripts/install-browser.sh || { [ -z "$$CI" ] && echo "make: browser not installed; its tests will be skipped" >&2; }
 
 lint: install-dev
 	$(BIN)/ruff check coverctl tests scripts
