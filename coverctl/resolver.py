@@ -271,9 +271,7 @@ class Resolver:
                 return ResolutionPlan(query, "negative_cache", [])
         return ResolutionPlan(query, None, steps)
 
-    def _step_plan(
-        self, query: Query, options: ResolveOptions
-    ) -> list[tuple[str, Attempt | None]]:
+    def _step_plan(self, query: Query, options: ResolveOptions) -> list[tuple[str, Attempt | None]]:
         """The remote steps in order, each with the reason it is skipped (None: it runs)."""
         plan: list[tuple[str, Attempt | None]] = []
         for step in provider_steps(query.media_type, generate=options.generate):

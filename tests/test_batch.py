@@ -343,6 +343,9 @@ def test_dry_run_counts_and_prices_without_any_network_call(
     # answers were found without it, so they do not count): 12, capped at 4.
     assert generating.generations == 4 and generating.max_calls["replicate"] == 12
     assert generate_source.calls == []
+    assert plan.generation_cost is None
+    assert generating.generation_cost is not None
+    assert generating.generation_cost.startswith("about $0.01 for 4 images")
 
 
 # --- the command line ------------------------------------------------------------------------

@@ -59,7 +59,8 @@ class BatchPlan:
     expected_calls: Counter[str] = field(default_factory=Counter)  # first source answers
     max_calls: Counter[str] = field(default_factory=Counter)  # every source is asked
     rates: dict[str, float] = field(default_factory=dict)
-    generations: int = 0
+    generations: int = 0  # at most: a generation runs only when every other source fails
+    generation_cost: str | None = None  # estimate for `generations`, with --generate
     notices: list[str] = field(default_factory=list)
 
     def seconds(self, calls: Counter[str]) -> float:
@@ -91,6 +92,7 @@ class BatchPlan:
             "expected_seconds": round(self.seconds(self.expected_calls), 1),
             "max_seconds": round(self.seconds(self.max_calls), 1),
             "generations": self.generations,
+            "generation_cost": self.generation_cost,
             "notices": list(self.notices),
         }
 
@@ -162,6 +164,9 @@ async def _plan(
     if options.generate:
         limit = options.max_generations
         plan.generations = generations if limit is None else min(generations, limit)
+        from coverctl.sources.generate import estimate_cost
+
+        plan.generation_cost = estimate_cost(plan.generations, settings.replicate_model)
     if not options.network:
         plan.notices.append("--no-network: rows not answered locally would come out not_found.")
     return plan

@@ -201,7 +201,9 @@ def _dry_run(file: Path, settings: Any, options: Any, as_json: bool, quiet: bool
     table.add_row("distinct titles to look up", str(plan.unique_titles))
     table.add_row("answered without providers", str(plan.cached_hits))
     table.add_row("questions for providers", str(plan.to_resolve))
-    table.add_row("AI generations", str(plan.generations))
+    table.add_row("AI generations (at most)", str(plan.generations))
+    if plan.generation_cost:
+        table.add_row("AI generation cost", plan.generation_cost)
     console.print(table)
     calls = Table(title="provider calls")
     calls.add_column("provider")
