@@ -154,6 +154,10 @@ class Resolver:
             self._sources[step] = getattr(module, class_name)()
         return self._sources[step]
 
+    def loaded_source(self, step: str) -> ImageSource | None:
+        """The source instance for `step` if this resolver has used it (no import otherwise)."""
+        return self._sources.get(step)
+
     def _notice(self, message: str) -> None:
         if message not in self._noticed:
             self._noticed.add(message)

@@ -272,8 +272,13 @@ class FakeGenerateSource:
     def unavailable_reason(self, settings: Settings) -> str | None:
         return None
 
+    def __init__(self) -> None:
+        self.failures = 0
+        self.durations: list[float] = []
+
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
         FakeGenerateSource.calls.append(query.character_name)
+        self.durations.append(1.5)
         url = f"https://blob.example/images/anonymous_{len(self.calls)}.jpg"
         return SourceAnswer([Candidate(url, Source.AI_GENERATED, 80, Match())])
 
@@ -307,6 +312,7 @@ def test_max_generations_caps_ai_generations_across_concurrent_rows(
         max_generations=2,
     )
     assert len(generate_source.calls) == 2 and summary.generations == 2
+    assert summary.generation_durations == [1.5, 1.5]
     assert sorted(r["source"] or "-" for r in results) == ["-"] * 4 + ["ai_generated"] * 2
 
 
@@ -479,3 +485,22 @@ def test_cli_metrics_file(
         'coverctl_provider_requests_total{command="batch",outcome="ok",provider="tmdb"} 4.0' in text
     )
     assert 'coverctl_last_success_timestamp_seconds{command="batch"}' in text
+
+
+def test_metrics_file_reports_generation_failures_and_durations(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from coverctl.batch.summary import BatchSummary
+    from coverctl.cli.batch_cmd import _write_metrics
+
+    summary = BatchSummary(generation_failures=2, generation_durations=[3.0, 7.0])
+    path = tmp_path / "batch.prom"
+    _write_metrics(summary, path)
+    samples = {
+        (s.name, s.labels.get("le")): s.value
+        for family in text_string_to_metric_families(path.read_text(encoding="utf-8"))
+        for s in family.samples
+    }
+    assert samples[("image_generation_failures_total", None)] == 2
+    assert samples[("image_generation_duration_seconds_count", None)] == 2
+    assert samples[("image_generation_duration_seconds_sum", None)] == 10.0

@@ -195,6 +195,10 @@ class _BatchRun:
             summary.providers = resolver.http.provider_stats()
             summary.deduplicated = engine.deduplicated
             summary.generations = self.budget.used if self.budget else 0
+            generator = resolver.loaded_source("generate")
+            if generator is not None:
+                summary.generation_failures = int(getattr(generator, "failures", 0))
+                summary.generation_durations = list(getattr(generator, "durations", []))
             summary.notices.extend(resolver.notices)
         if completed:
             progress.finish(run_id, summary.to_json())

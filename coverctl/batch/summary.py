@@ -41,6 +41,8 @@ class BatchSummary:
     deduplicated: int = 0  # this session: rows that shared another row's resolution
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)  # this session
     generations: int = 0
+    generation_failures: int = 0  # this session: predictions that failed or were unusable
+    generation_durations: list[float] = field(default_factory=list)  # this session, seconds
     elapsed_s: float = 0.0
     notices: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -111,6 +113,7 @@ class BatchSummary:
             "providers": self.providers,
             "breaker_opened": self.breaker_opened,
             "generations": self.generations,
+            "generation_failures": self.generation_failures,
             "elapsed_s": round(self.elapsed_s, 3),
             "rows_per_s": round(rate, 2) if rate is not None else None,
             "interrupted": self.interrupted,

@@ -299,6 +299,10 @@ def _write_metrics(summary: Any, path: Path) -> None:
         metrics.requests.labels(source=source).inc(count)
     if summary.cache_hits:
         metrics.cache_hits.inc(summary.cache_hits)
+    if summary.generation_failures:
+        metrics.generation_failures.inc(summary.generation_failures)
+    for seconds in summary.generation_durations:
+        metrics.generation_duration.observe(seconds)
     for provider, stats in summary.providers.items():
         for outcome, count in _outcomes(stats).items():
             if count:
