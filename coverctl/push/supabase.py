@@ -16,7 +16,6 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -199,18 +198,11 @@ def _backoff(attempt: int, jitter: Callable[[float, float], float]) -> float:
 
 def _retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP-date), capped; None if absent."""
-    if not value:
+    from coverctl.http import parse_retry_after
+
+    if not value or not value.strip():
         return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = moment.timestamp() - time.time()
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+    return min(parse_retry_after(value), RETRY_AFTER_CAP)
 
 
 def _error_body(response: httpx.Response, secret: str) -> dict[str, str]:
