@@ -50,8 +50,14 @@ and rejects one changed letter in a word of up to eight letters. A fuzzy match a
   names ("Bane", "Bale", "Dane") only ever match exactly or as whole tokens;
 * the same first letters of their words (sorted), so "Bruce Wayne" never becomes "Bruce Payne";
 * the same numbers (digits and roman numerals), so "Stormtrooper 1" never becomes "Stormtrooper 2";
-* neither string merely extending the other ("Robin" / "Robins", "Alien" / "Aliens").
+* neither string merely extending the other ("Robin" / "Robins", "Alien" / "Aliens");
+* the same number of words, all equal but one, and that one a near-spelling of at least
+  :data:`FUZZY_WORD_MIN_LENGTH` letters: a typo in one long word, never another first name
+  ("Mary Smith" is not "Mark Smith", "Mrs Bennet" is not "Mr Bennet").
 """
+
+FUZZY_WORD_MIN_LENGTH: Final[int] = 5
+"""Shortest word that may differ in a fuzzy character match."""
 
 FUZZY_MIN_LENGTH: Final[int] = 6
 """Shortest string (letters and digits, spaces not counted) that may match fuzzily."""
@@ -349,8 +355,24 @@ def _initials(text: str) -> list[str]:
     return sorted(token[0] for token in text.split())
 
 
+def _one_word_typo(query: str, alias: str) -> bool:
+    """Same words but one, which is a near-spelling of a long enough word (in order or sorted)."""
+    left, right = query.split(), alias.split()
+    if len(left) != len(right):
+        return False
+    for a_words, b_words in ((left, right), (sorted(left), sorted(right))):
+        differing = [(a, b) for a, b in zip(a_words, b_words, strict=True) if a != b]
+        if len(differing) == 1:
+            a, b = differing[0]
+            if min(len(a), len(b)) >= FUZZY_WORD_MIN_LENGTH and fuzz.ratio(a, b) >= 75:
+                return True
+    return False
+
+
 def _character_fuzzy_score(query: str, alias: str) -> float | None:
     if not _fuzzy_guards_pass(query, alias) or _initials(query) != _initials(alias):
+        return None
+    if not _one_word_typo(query, alias):
         return None
     score = max(fuzz.ratio(query, alias), fuzz.token_sort_ratio(query, alias))
     return score if score >= FUZZY_THRESHOLD else None
@@ -489,7 +511,8 @@ def match_character(
     stripped = list(tokens)
     while len(stripped) > 1 and stripped[0] in HONORIFICS:
         stripped.pop(0)
-    if stripped == tokens:
+    # A bare surname is not enough: "Mrs. Gordon" must not become Lt. James Gordon.
+    if stripped == tokens or len(stripped) < 2:
         return result
     retry = _match_character(" ".join(stripped), cast, actor)
     if isinstance(retry, CastMatch):

@@ -671,14 +671,40 @@ def test_honorific_in_query_finds_credit_without_it() -> None:
     assert found.kind == "partial"
 
 
-def test_honorific_retry_stays_ambiguous_between_two_people() -> None:
-    cast = [
-        _member("1", "Orlando Bloom", "Will Turner", 0),
-        _member("2", "Stellan Skarsgard", "Bill Turner", 1),
-    ]
-    found = match_character("Mr. Turner", cast)
-    assert isinstance(found, NoMatch)
-    assert found.reason.startswith("ambiguous") and "'Mr. Turner'" in found.reason
+@pytest.mark.parametrize(
+    ("query", "cast"),
+    [
+        ("Mr. Turner", [("Orlando Bloom", "Will Turner"), ("Stellan Skarsgard", "Bill Turner")]),
+        ("Mrs. Turner", [("Orlando Bloom", "Will Turner")]),
+        ("Mrs. Gordon", [("Gary Oldman", "Lt. James Gordon")]),
+        ("Mr. Smith", [("Angelina Jolie", "Jane Smith")]),
+    ],
+)
+def test_honorific_is_never_dropped_down_to_a_bare_surname(
+    query: str, cast: list[tuple[str, str]]
+) -> None:
+    members = [_member(str(i), person, credit, i) for i, (person, credit) in enumerate(cast)]
+    assert isinstance(match_character(query, members), NoMatch)
+
+
+@pytest.mark.parametrize(
+    ("query", "credit"),
+    [
+        ("Mary Bennet", "Mr. Bennet"),
+        ("Mrs Bennet", "Mr Bennet"),
+        ("Mary Smith", "Mark Smith"),
+        ("Jane Smyth", "Jake Smith"),
+    ],
+)
+def test_fuzzy_never_accepts_another_first_name(query: str, credit: str) -> None:
+    assert isinstance(match_character(query, [_member("1", "Somebody", credit, 0)]), NoMatch)
+
+
+def test_fuzzy_accepts_a_typo_in_one_long_word() -> None:
+    found = match_character(
+        "Hermoine Granger", [_member("1", "Emma Watson", "Hermione Granger", 0)]
+    )
+    assert isinstance(found, CastMatch) and found.kind == "fuzzy"
 
 
 def test_honorific_alone_or_unknown_name_still_matches_nobody() -> None:
