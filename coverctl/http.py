@@ -195,11 +195,14 @@ class ProviderGate:
     async def acquire(self) -> bool:
         """Wait until a request may start; True when it is the half-open probe.
 
-        Raises ProviderUnavailable at once while the circuit is open.
+        Raises ProviderUnavailable at once while the circuit is open, or while a Retry-After
+        pause longer than the policy's patience (`max_retry_after`) is still running.
         """
         while True:
             self.check_circuit()
             wait = self.paused_until - time.monotonic()
+            if wait > self._policy.max_retry_after:
+                raise ProviderUnavailable(self.name, f"rate limited for another {wait:.0f} s")
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
@@ -449,6 +452,8 @@ class HttpClient:
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after > self.policy.max_retry_after:
+                # Too long to wait for: every task gives up on this provider until it ends.
+                gate.pause(retry_after)
                 gate.stats.gave_up += 1
                 raise ProviderUnavailable(
                     gate.name, f"rate limited for {retry_after:.0f} s (HTTP 429)"

@@ -228,3 +228,21 @@ def test_urls_and_text_are_redacted() -> None:
         "failed with token SECRET2 at https://x/?apikey=SECRET3", ["SECRET2"]
     )
     assert "SECRET3" not in scrub("https://x/?apikey=SECRET3", [])
+
+
+def test_long_retry_after_is_obeyed_by_every_later_request() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(429, headers={"Retry-After": "600"})
+
+    async def scenario() -> None:
+        http = client(handler)
+        for _ in range(5):
+            with pytest.raises(ProviderUnavailable, match="rate limited"):
+                await http.request("p", "GET", "https://p.example/")
+        await http.aclose()
+
+    run(scenario())
+    assert len(calls) == 1  # the first 429 said "not for 10 minutes": nobody asked again
