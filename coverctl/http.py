@@ -279,10 +279,14 @@ class HttpClient:
         await self._client.aclose()
 
     def gate(self, provider: str) -> ProviderGate:
+        """The gate of `provider`. A name like "image_fetch:host" gets a gate of its own (pacing
+        and breaker per host) with the rate configured for "image_fetch"."""
         gate = self.gates.get(provider)
         if gate is None:
-            rate = self._rates.get(provider, 10.0)
-            gate = ProviderGate(provider, rate, self._bursts.get(provider, 1), self.policy)
+            family = provider.split(":", 1)[0]
+            rate = self._rates.get(provider, self._rates.get(family, 10.0))
+            burst = self._bursts.get(provider, self._bursts.get(family, 1))
+            gate = ProviderGate(provider, rate, burst, self.policy)
             self.gates[provider] = gate
         return gate
 

@@ -246,3 +246,24 @@ def test_long_retry_after_is_obeyed_by_every_later_request() -> None:
 
     run(scenario())
     assert len(calls) == 1  # the first 429 said "not for 10 minutes": nobody asked again
+
+
+def test_host_scoped_gates_have_their_own_breaker_and_the_family_rate() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "dead.example":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200)
+
+    async def scenario() -> None:
+        http = HttpClient(
+            rates={"image_fetch": 7.0}, transport=httpx.MockTransport(handler), policy=FAST
+        )
+        with pytest.raises(ProviderUnavailable):
+            await http.request("image_fetch:dead.example", "GET", "https://dead.example/a.jpg")
+        assert http.gate("image_fetch:dead.example").circuit_open
+        response = await http.request("image_fetch:ok.example", "GET", "https://ok.example/b.jpg")
+        assert response.status_code == 200
+        assert http.gate("image_fetch:ok.example").rate == 7.0
+        await http.aclose()
+
+    run(scenario())

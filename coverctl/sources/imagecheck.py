@@ -113,8 +113,11 @@ async def download_image(ctx: SourceContext, url: str, *, untrusted: bool = Fals
         if problem:
             raise ImageRejected(problem)
         try:
+            # One gate per host: a dead web-result host must not open the breaker for
+            # image.tmdb.org downloads.
+            host = (urlsplit(current).hostname or "").lower()
             response = await ctx.http.request(
-                IMAGE_FETCH_PROVIDER,
+                f"{IMAGE_FETCH_PROVIDER}:{host}",
                 "GET",
                 current,
                 headers={"Accept": "image/*"},
