@@ -8,6 +8,7 @@ Local files and the store are read live on every call, so a curator's new file w
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import time
 from collections.abc import Sequence
@@ -198,7 +199,13 @@ class Resolver:
 
         plan = self._step_plan(query, options)
         steps = [step for step, skipped in plan if skipped is None]
-        key = self._resolution_key(query, steps, options.verify)
+        # The cache answers for the steps as they run with the network on, so --no-network
+        # (which runs none) still finds what an earlier resolve found.
+        key_steps = steps
+        if not options.network:
+            online = self._step_plan(query, dataclasses.replace(options, network=True))
+            key_steps = [step for step, skipped in online if skipped is None]
+        key = self._resolution_key(query, key_steps, options.verify)
         if not options.refresh:
             cached = self.cache.get("resolution", key)
             if cached is not None:

@@ -180,6 +180,20 @@ def test_no_network_never_calls_providers(harness: ResolverHarness, tmdb: FakeTm
     assert tmdb.requests == []
 
 
+def test_no_network_still_answers_from_the_cache(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
+    online = harness.resolve(DARK_KNIGHT)
+    sent = len(tmdb.requests)
+    offline = harness.resolve(DARK_KNIGHT, network=False)
+    assert offline.status == "resolved" and offline.cache_hit
+    assert offline.candidate == online.candidate
+    assert len(tmdb.requests) == sent
+
+
+def test_no_network_miss_is_not_remembered(harness: ResolverHarness) -> None:
+    assert harness.resolve(DARK_KNIGHT, network=False).status == "not_found"
+    assert harness.resolve(DARK_KNIGHT).status == "resolved"
+
+
 @pytest.mark.parametrize(
     ("media_type", "steps"),
     [
