@@ -89,8 +89,12 @@ PRUNABLE_STATUSES: Final = frozenset(
 )
 # Sources whose pictures may be files on this machine (local overrides, stored AI images).
 LOCAL_SOURCES: Final = (Source.CHARACTER_SPECIFIC, Source.AI_GENERATED)
+# Absolute paths of files on this machine. Backend-relative paths ("/image/...",
+# "/api/image-no-auth/...", served through BACKEND_URL) are not files here: they go to the link
+# checker, which reports them without ever pruning them.
 _LOCAL_FILE_SQL: Final = (
     f"source IN ({', '.join(repr(s) for s in LOCAL_SOURCES)}) AND image_url LIKE '/%'"
+    " AND image_url NOT LIKE '/image/%' AND image_url NOT LIKE '/api/image-no-auth/%'"
 )
 _SEP: Final = "\x1f"
 _LOCAL_READ_BYTES: Final = 64 * 1024

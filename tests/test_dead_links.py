@@ -381,3 +381,37 @@ def test_local_file_checks(tmp_path: Path) -> None:
     assert check_local_file(str(tmp_path / "none.jpg"))[0] == "missing_file"
     (tmp_path / "fake.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)  # a header, no image
     assert check_local_file(str(tmp_path / "fake.png"))[0] == "not_an_image"
+
+
+def test_backend_paths_of_stored_ai_images_are_never_pruned_as_missing_files(
+    store: ImageStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.seed import seed_row
+
+    ids = [
+        seed_row(
+            store,
+            "Joker",
+            "Batman",
+            "/image/anonymous_123.jpg",
+            "ai_generated",
+            80,
+            checked=None,
+            status=None,
+        ),
+        seed_row(
+            store,
+            "Robin",
+            "Batman",
+            "/api/image-no-auth/anonymous_9.jpg",
+            "ai_generated",
+            80,
+            checked=None,
+            status=None,
+        ),
+    ]
+    _code, out, _ = cli(capsys, "dead-links", "--prune", "--max-prune", "100%", "--json")
+    data = json.loads(out)
+    assert data["prune"]["pruned_rows"] == 0
+    assert all(store.get(row_id) is not None for row_id in ids)
+    assert "missing_file" not in data["statuses"]
