@@ -132,3 +132,40 @@ def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="Cannot open the store"):
         ImageStore(path)
+
+
+def _open_and_upsert(path: str, worker: int) -> int:
+    store = ImageStore(Path(path))
+    for i in range(20):
+        store.upsert(record(quality_score=worker * 100 + i))
+    version = store.schema_version
+    store.close()
+    return version
+
+
+def test_processes_opening_a_new_store_together_migrate_once_and_upsert_safely(
+    tmp_path: Path,
+) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = str(tmp_path / "shared.db")
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        versions = list(pool.map(_open_and_upsert, [path] * 4, range(4)))
+    assert versions == [SCHEMA_VERSION] * 4
+    assert ImageStore(Path(path)).count() == 1
+
+
+def test_failed_migration_rolls_back_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from coverctl.store import db as dbmodule
+
+    def broken(db: object) -> None:
+        raise RuntimeError("power cut")
+
+    path = tmp_path / "c.db"
+    migrations = list(dbmodule.MIGRATIONS)
+    monkeypatch.setattr(dbmodule, "MIGRATIONS", (*migrations[:-1], broken))
+    with pytest.raises(RuntimeError):
+        ImageStore(path)
+    monkeypatch.setattr(dbmodule, "MIGRATIONS", tuple(migrations))
+    store = ImageStore(path)  # the retry starts from a clean file, not half-migrated
+    assert store.schema_version == SCHEMA_VERSION

@@ -123,6 +123,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_batch_progress,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+_UPSERT_KEY = frozenset({"character_key", "title_key", "source"})
 
 
 @dataclass(frozen=True)
@@ -169,17 +170,35 @@ class ImageStore:
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
-        version = self.schema_version
+    def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"The store {self.path} has schema version {version}, newer than this coverctl "
                 f"understands ({SCHEMA_VERSION}); upgrade coverctl."
             )
-        for number in range(version, SCHEMA_VERSION):
-            with self.db.conn:
+
+    def _migrate(self) -> None:
+        """Bring the file to SCHEMA_VERSION in one write transaction.
+
+        BEGIN IMMEDIATE takes the write lock first (waiting out the busy timeout), and the version
+        is read again under it: processes opening a new store together migrate it once, and an
+        interrupted upgrade rolls back whole, never leaving half-added columns behind.
+        """
+        self._check_version(self.schema_version)
+        if self.schema_version == SCHEMA_VERSION:
+            return
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.schema_version
+            self._check_version(version)
+            for number in range(version, SCHEMA_VERSION):
                 MIGRATIONS[number](self.db)
-                self.db.execute(f"PRAGMA user_version = {number + 1}")
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
 
     def close(self) -> None:
         self.db.conn.close()
@@ -187,25 +206,26 @@ class ImageStore:
     def upsert(self, record: ImageRecord) -> str:
         """Insert or update the row for (character, title, source); return its id."""
         now = utc_now()
-        values = {k: v for k, v in record.__dict__.items()}
-        existing = self.db.execute(
-            f"SELECT id, image_url FROM {TABLE} WHERE character_key=? AND title_key=? AND source=?",
-            [record.character_key, record.title_key, record.source],
-        ).fetchone()
+        values = dict(record.__dict__)
+        columns = [*values, "id", "created_at", "updated_at"]
+        updates = [f"{c} = excluded.{c}" for c in values if c not in _UPSERT_KEY]
+        # One statement, so two processes writing the same key cannot collide. SET expressions
+        # see the old row: a new picture clears the old link check, which says nothing about it.
+        sql = (
+            f"INSERT INTO {TABLE} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT(character_key, title_key, source) DO UPDATE SET "
+            f"{', '.join(updates)}, updated_at = excluded.updated_at, "
+            "last_checked = CASE WHEN image_url = excluded.image_url "
+            "THEN last_checked ELSE NULL END, "
+            "last_status = CASE WHEN image_url = excluded.image_url "
+            "THEN last_status ELSE NULL END "
+            "RETURNING id"
+        )
+        params = [*values.values(), str(uuid.uuid4()), now, now]
         with self.db.conn:
-            if existing:
-                row_id = str(existing[0])
-                changes = {**values, "updated_at": now}
-                if existing[1] != record.image_url:
-                    # A new picture: the old link check says nothing about it.
-                    changes.update(last_checked=None, last_status=None)
-                self.db[TABLE].update(row_id, changes)  # type: ignore[union-attr]
-            else:
-                row_id = str(uuid.uuid4())
-                self.db[TABLE].insert(  # type: ignore[union-attr]
-                    {**values, "id": row_id, "created_at": now, "updated_at": now}
-                )
-        return row_id
+            row = self.db.conn.execute(sql, params).fetchone()
+        return str(row[0])
 
     def find(
         self, character_key: str, title_key: str, sources: Sequence[str] | None = None
