@@ -411,3 +411,20 @@ def test_endless_redirects_are_given_up(
     assert result.status == "not_found"
     assert "redirects more than 3 times" in (result.error or "")
     assert len(images.downloads()) == 4
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::a9fe:a9fe]/x.jpg",  # NAT64 form of 169.254.169.254
+        "http://[2002:a9fe:a9fe::]/x.jpg",  # 6to4 form of it
+        "http://[fec0::1]/x.jpg",
+        "http://[::127.0.0.1]/x.jpg",
+    ],
+)
+def test_ipv6_spellings_of_private_addresses_are_refused(url: str) -> None:
+    from coverctl.sources.imagecheck import url_problem
+
+    assert url_problem(url, untrusted=True) == (
+        "The image URL points to a private or local network address."
+    )

@@ -66,10 +66,12 @@ def url_problem(url: str, *, untrusted: bool) -> str | None:
     if host == "localhost" or host.endswith(".localhost"):
         return "The image URL points to this machine (localhost)."
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         return None
-    if not address.is_global:
+    from coverctl.linkcheck import is_public_address
+
+    if not is_public_address(host):
         return "The image URL points to a private or local network address."
     return None
 
