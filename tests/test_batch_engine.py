@@ -135,6 +135,14 @@ def test_same_question_in_many_rows_is_resolved_once() -> None:
     assert sum(1 for r in jokers if r["cache_hit"]) == 9  # the followers asked no provider
 
 
+def test_shared_answer_echoes_each_rows_own_spelling() -> None:
+    resolver = StubResolver(delay=0.01)
+    names = {1: "Bruce Wayne", 2: "bruce  WAYNE", 3: "Bruce Wayne"}
+    emitted, _, engine = run_engine(resolver, rows(3, names.__getitem__), concurrency=3)
+    assert [r["character_name"] for r in emitted] == ["Bruce Wayne", "bruce WAYNE", "Bruce Wayne"]
+    assert engine.deduplicated == 2
+
+
 def test_dedupe_key_is_the_normalised_question() -> None:
     resolver = StubResolver(delay=0.02)
     variants = {1: "The Joker", 2: "the  joker", 3: "THE JOKER!"}

@@ -299,6 +299,9 @@ class BatchEngine:
             )
         data = resolution.to_json(extra=row.extra)
         data["row"] = row.row
+        # A shared answer echoes this row's own spelling, not the row that asked first.
+        data["character_name"] = query.character_name
+        data["title"] = query.title
         if shared:
             # Answered by another row's resolution: no provider was asked for this one.
             data["cache_hit"] = True
