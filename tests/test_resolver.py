@@ -224,3 +224,26 @@ def test_sources_follow_the_contract_for_each_media_type(
 def test_invalid_queries_are_usage_errors(query: Query, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         validate_query(query)
+
+
+def test_stored_ai_image_of_another_year_or_medium_is_not_served(harness: ResolverHarness) -> None:
+    store = ImageStore(harness.settings.db_path)
+    store.upsert(
+        ImageRecord(
+            "Joker",
+            "Batman",
+            "joker",
+            "batman",
+            "/image/anonymous_89.jpg",
+            "ai_generated",
+            80,
+            media_type="movie",
+            year=1989,
+        )
+    )
+    store.close()
+    other_year = harness.resolve(Query("Joker", "Batman", 1966, "movie"), network=False)
+    other_medium = harness.resolve(Query("Joker", "Batman", None, "tv"), network=False)
+    same = harness.resolve(Query("Joker", "Batman", 1989, "movie"), network=False)
+    assert other_year.status == other_medium.status == "not_found"
+    assert same.candidate is not None and same.candidate.source == "ai_generated"

@@ -52,7 +52,7 @@ class StoredAiImageSource:
             is_ai = row["source"] == Source.AI_GENERATED or (
                 row["source"] not in _PROVIDER_SOURCES and looks_generated(row["image_url"])
             )
-            if not is_ai:
+            if not is_ai or not _same_work(row, query):
                 continue
             url = stored_image_url(row["image_url"], ctx.settings)
             if url:
@@ -66,3 +66,13 @@ class StoredAiImageSource:
                 )
                 return SourceAnswer([candidate])
         return SourceAnswer.none("no stored AI image for this character")
+
+
+def _same_work(row: dict[str, object], query: Query) -> bool:
+    """False when the row is known to be about another work of the same title (another year
+    or medium): Joker in Batman (1989) is not Joker in Batman (1966)."""
+    year = row.get("year")
+    if query.year and isinstance(year, int) and abs(year - query.year) > 1:
+        return False
+    media_type = row.get("media_type")
+    return not (query.media_type and media_type and media_type != query.media_type)
