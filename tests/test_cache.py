@@ -64,3 +64,8 @@ def test_stats_count_entries_bytes_and_hits(tmp_path: Path) -> None:
     assert stats["resolution"].hit_rate == 0.5
     cache.clear(tiers=["resolution"])
     assert {s.tier: s for s in cache.stats()}["resolution"].hits == 0
+
+
+def test_new_cache_directory_is_private(tmp_path: Path) -> None:
+    Cache(tmp_path / "cache").set("response", "k", 1)
+    assert (tmp_path / "cache").stat().st_mode & 0o077 == 0

@@ -170,3 +170,17 @@ def test_null_character_fields_are_tolerated(harness: ResolverHarness, tvdb: Fak
     tvdb.series = {**tvdb.series, 81189: series}
     result = harness.resolve(WALTER)
     assert result.candidate is not None and result.candidate.matched.person == "Bryan Cranston"
+
+
+def test_token_of_another_api_key_is_never_reused(
+    make_settings, tvdb: FakeTvdb, tmdb: FakeTmdb
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.routing import HostRouter
+
+    router = HostRouter({"api4.thetvdb.com": tvdb, "api.themoviedb.org": tmdb})
+    first = make_settings(TVDB_API_KEY=tvdb.api_key, COVERCTL_WEB_SEARCH="0")
+    ResolverHarness(first, router).resolve(WALTER)
+    tvdb.api_key = "another-account-key"
+    second = make_settings(TVDB_API_KEY="another-account-key", COVERCTL_WEB_SEARCH="0")
+    ResolverHarness(second, router).resolve(Query("Seiya", "Saint Seiya", None, "tv"))
+    assert tvdb.count(r"/login") == 2

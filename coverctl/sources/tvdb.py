@@ -120,7 +120,9 @@ class TvdbSource:
         return None if settings.tvdb_api_key else f"{ENV_KEY} is not set"
 
     def _token_cache_key(self, ctx: SourceContext) -> str:
-        return cache_key("tvdb-token", ctx.settings.tvdb_api_url)
+        # The key is part of the (hashed) cache key: another account's token is never reused.
+        api_key = ctx.settings.tvdb_api_key.reveal() if ctx.settings.tvdb_api_key else ""
+        return cache_key("tvdb-token", ctx.settings.tvdb_api_url, api_key)
 
     async def _login(self, ctx: SourceContext, *, force: bool) -> str:
         if self._token_lock is None:

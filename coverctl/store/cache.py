@@ -64,6 +64,8 @@ class Cache:
     def __init__(self, directory: Path, *, refresh: bool = False) -> None:
         self.directory = directory
         self.refresh = refresh
+        # Provider answers and the TVDB session token live here: readable by the owner only.
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._tiers: dict[str, diskcache.Cache] = {}
         self._fresh: set[int] = set()  # hashes of (tier, key) written here, when refreshing
 
