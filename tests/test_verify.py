@@ -97,7 +97,9 @@ def test_html_served_as_an_image_is_rejected_and_the_cascade_continues(
 ) -> None:
     tmdb_images.add(BALE_PHOTO, html_page(), content_type="image/jpeg")
     web_url = web_images.add("bruce.jpg", soft_photo())
-    ddg.results = [image_result("Bruce Wayne | Batman Wiki", web_url, "https://wiki.example")]
+    ddg.results = [
+        image_result("Bruce Wayne | The Dark Knight | Batman Wiki", web_url, "https://wiki.example")
+    ]
     harness = make_harness(COVERCTL_WEB_SEARCH="1")
     result = harness.resolve(DARK_KNIGHT, verify=True)
     assert result.candidate is not None

@@ -26,7 +26,7 @@ from tests.fakes.images import (
 from tests.resolving import FAST_RATES, SourceHarness
 
 BRUCE = Query("Bruce Wayne", "The Dark Knight", 2008, "movie")
-WIKI = "https://batman.fandom.com/wiki/Bruce_Wayne_(Nolan)"
+WIKI = "https://batman.fandom.com/wiki/Bruce_Wayne_(The_Dark_Knight)"
 
 
 @pytest.fixture
@@ -427,4 +427,39 @@ def test_ipv6_spellings_of_private_addresses_are_refused(url: str) -> None:
 
     assert url_problem(url, untrusted=True) == (
         "The image URL points to a private or local network address."
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "page", "expected"),
+    [
+        (
+            Query("Michael Scott", "The Office"),
+            "Michael Scott (footballer) - Wikipedia",
+            "https://en.wikipedia.org/wiki/Michael_Scott_(footballer)",
+            False,
+        ),
+        (
+            Query("Michael Scott", "The Office"),
+            "Michael Scott | The Office Wiki",
+            "https://theoffice.fandom.com/wiki/Michael_Scott",
+            True,
+        ),
+        (Query("Joker", "Joker"), "Heath Ledger as the Joker", "https://example.org/joker", False),
+        (
+            Query("Joker", "Joker", 2019),
+            "Joker (2019) Arthur Fleck still",
+            "https://example.org/joker-2019",
+            True,
+        ),
+    ],
+)
+def test_identity_guard_always_needs_the_work(
+    query: Query, title: str, page: str, expected: bool
+) -> None:
+    from coverctl.sources.websearch import passes_identity_guard
+
+    assert (
+        passes_identity_guard(query, image_result(title, "https://img.example/a.jpg", page))
+        is expected
     )

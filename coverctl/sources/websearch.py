@@ -17,10 +17,11 @@ searches queue on a lock (not inside the gate), so a batch never stalls on a pau
 Identity guard: a web search cannot confirm who is in a picture, so a result is considered only
 when its title names the character: the words of the normalised name appear in order in the
 normalised result title (or the name written together: "Spiderman" for "Spider-Man"; a leading
-"the" is ignored), and not next to an age word ("Young Bruce Wayne" is a child actor). A one-word
-name ("Woody", "Joker") also names real people, so the result's
-title or page URL must then name the work's title too. With ``--actor``, the title must name the
-actor as well. Results failing the guard are never downloaded.
+"the" is ignored), and not next to an age word ("Young Bruce Wayne" is a child actor). Names are
+shared by real people ("Michael Scott (footballer)"), so the result's title or page URL must also
+name the work's title; when the character's name is the title ("Joker" in Joker) it must name the
+year as well. With ``--actor``, the title must name the actor too. Results failing the guard are
+never downloaded.
 
 Validation: every result is a stranger's picture. Up to :data:`MAX_CHECKED` results passing the
 guard, among the first :data:`MAX_CONSIDERED`, are downloaded (http(s) only, no local or private
@@ -165,13 +166,24 @@ def names_work(work_title: str, result: dict[str, Any]) -> bool:
 
 
 def passes_identity_guard(query: Query, result: dict[str, Any]) -> bool:
-    """The identity guard of the module docstring."""
+    """The identity guard of the module docstring.
+
+    The work must always be named (in the result's title or page URL): "Michael Scott
+    (footballer)" is another Michael Scott than The Office's. When the character's name is the
+    work's title ("Joker" in Joker), naming it proves nothing twice: the year must be named too.
+    """
     if not mentions(query.character_name, result["title"], plain=True):
         return False
     if query.actor and not mentions(query.actor, result["title"]):
         return False
-    one_word = len(_words(query.character_name, drop_article=True)) == 1
-    return not one_word or names_work(query.title, result)
+    if not names_work(query.title, result):
+        return False
+    same_words = _words(query.character_name, drop_article=True) == _words(
+        query.title, drop_article=True
+    )
+    if same_words:
+        return query.year is not None and str(query.year) in f"{result['title']} {result['url']}"
+    return True
 
 
 @dataclass(frozen=True)
