@@ -316,3 +316,12 @@ def test_azure_lists_containers_with_a_good_key_and_fails_with_a_wrong_one(
     assert "rejected" in check["detail"]
     assert "AZURE_STORAGE_CONNECTION_STRING" in check["fix"]
     assert wrong_key not in text and azurite.account_key not in text
+
+
+def test_a_key_cut_off_by_shortening_is_still_scrubbed() -> None:
+    from coverctl.doctor import CheckResult, _scrubbed
+
+    secret = "abcdef0123456789abcdef0123456789"
+    result = CheckResult("tmdb", "failed", "TMDB said: bad key " + secret[:12] + "…", fix=None)
+    cleaned = _scrubbed(result, [secret])
+    assert secret[:6] not in cleaned.detail and cleaned.detail.endswith("***…")
