@@ -69,3 +69,16 @@ def test_stats_count_entries_bytes_and_hits(tmp_path: Path) -> None:
 def test_new_cache_directory_is_private(tmp_path: Path) -> None:
     Cache(tmp_path / "cache").set("response", "k", 1)
     assert (tmp_path / "cache").stat().st_mode & 0o077 == 0
+
+
+def test_source_and_provider_names_clear_each_others_entries(tmp_path: Path) -> None:
+    from coverctl.store.cache import tags_for
+
+    cache = Cache(tmp_path)
+    cache.set("resolution", "r", {"source": "web_search"}, tag="web_search")
+    cache.set("search", "s", ["results"], tag="duckduckgo")
+    cache.set("resolution", "t", {"source": "tmdb"}, tag="tmdb")
+    removed = sum(cache.clear(tag=tag) for tag in tags_for("web_search"))
+    assert removed == 2
+    assert cache.get("search", "s") is None and cache.get("resolution", "t") is not None
+    assert tags_for("TMDB") == ["tmdb"]

@@ -40,7 +40,12 @@ def clear(
         tiers = (
             list(TIERS) if (all_tiers or expired or source) else [t for t in TIERS if t != "search"]
         )
-        removed = cache.clear(tiers=tiers, expired_only=expired, tag=source)
+        if source:
+            from coverctl.store.cache import tags_for
+
+            removed = sum(cache.clear(tiers=tiers, tag=tag) for tag in tags_for(source))
+        else:
+            removed = cache.clear(tiers=tiers, expired_only=expired)
     finally:
         cache.close()
     if as_json:

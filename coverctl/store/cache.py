@@ -32,6 +32,23 @@ TIERS: dict[str, int | None] = {
 }
 
 
+# A source label and the provider it calls tag their entries differently (resolutions by source,
+# provider answers by provider): `cache clear --source` takes either name and clears both.
+_TAG_FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset({"web_search", "duckduckgo"}),
+    frozenset({"ai_generated", "generate", "replicate"}),
+)
+
+
+def tags_for(name: str) -> list[str]:
+    """The cache tags to clear for a source or provider name."""
+    name = name.strip().lower()
+    for family in _TAG_FAMILIES:
+        if name in family:
+            return sorted(family)
+    return [name]
+
+
 def cache_key(namespace: str, *parts: object) -> str:
     """A stable, hashed key: `v1:<namespace>:<sha256 of the parts>`."""
     payload = json.dumps([str(p) if p is not None else None for p in parts], ensure_ascii=False)
