@@ -93,9 +93,11 @@ class LocalOverrideSource:
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
         static_dir = ctx.settings.static_dir
         path = find_character_file(static_dir, query.character_name)
+        person = None  # a character file says nothing about who is in it
         if path is None and query.actor:
             path = find_actor_file(static_dir, person_name=query.actor)
+            person = query.actor if path is not None else None
         if path is None:
             return SourceAnswer.none(f"no override file for {filename_key(query.character_name)!r}")
-        match = Match(person=query.actor, character=query.character_name, external_id=path.name)
+        match = Match(person=person, character=query.character_name, external_id=path.name)
         return SourceAnswer([local_candidate(path, ctx.settings, match)])
