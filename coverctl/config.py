@@ -7,6 +7,7 @@ Precedence: environment variable > `COVERCTL_HOME/config.toml` (written by `cove
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -267,6 +268,8 @@ def _positive_float(name: str, value: str) -> float:
         number = float(value)
     except ValueError:
         raise UsageError(f"{name} must be a number, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{name} must be a finite number, got {value!r}.")
     if number <= 0:
         raise UsageError(f"{name} must be greater than zero, got {value!r}.")
     return number

@@ -143,7 +143,7 @@ class DeadLinkOptions:
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.per_host < 1:
             raise UsageError("--concurrency and --per-host must be at least 1.")
-        if self.timeout <= 0:
+        if not math.isfinite(self.timeout) or self.timeout <= 0:
             raise UsageError("--timeout must be a positive number of seconds.")
         if self.commit_every < 1:
             raise UsageError("commit_every must be at least 1.")

@@ -45,9 +45,13 @@ _SECRET_PARAM_RE = re.compile(
 T = TypeVar("T")
 
 
+_USERINFO_RE = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
+
+
 def redact_url(url: str | httpx.URL) -> str:
-    """The URL with any credential in its query string replaced by `***`."""
-    return _SECRET_PARAM_RE.sub(r"\1***", str(url))
+    """The URL with any credential (query parameter, or a password in user:password@) as `***`."""
+    text = _USERINFO_RE.sub(r"\1:***@", str(url))
+    return _SECRET_PARAM_RE.sub(r"\1***", text)
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

@@ -576,7 +576,7 @@ class _Checker:
     ) -> AsyncIterator[_Checker]:
         if concurrency < 1 or per_host < 1:
             raise UsageError("concurrency and per_host must be at least 1.")
-        if timeout <= 0:
+        if not timeout > 0 or timeout == float("inf"):
             raise UsageError("timeout must be a positive number of seconds.")
         if max_redirects < 0:
             raise UsageError("max_redirects cannot be negative.")

@@ -267,3 +267,12 @@ def test_host_scoped_gates_have_their_own_breaker_and_the_family_rate() -> None:
         await http.aclose()
 
     run(scenario())
+
+
+def test_passwords_in_urls_are_redacted() -> None:
+    assert redact_url("https://u:PASSWORDX@127.0.0.1:1/x") == "https://u:***@127.0.0.1:1/x"
+    assert "pw" not in scrub("fix: check postgresql://coverctl:pw@db:5432/covers", [])
+    assert (
+        redact_url("https://image.tmdb.org/t/p/w500/a.jpg")
+        == "https://image.tmdb.org/t/p/w500/a.jpg"
+    )

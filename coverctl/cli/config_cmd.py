@@ -49,6 +49,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
 
     from coverctl.cli.common import load_settings, print_json
     from coverctl.config import KNOWN_VARIABLES, SECRET_VARIABLES, read_config_file
+    from coverctl.http import redact_url
 
     settings = load_settings()
     from_file = read_config_file(settings.config_file)
@@ -60,7 +61,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
             origin, value = "config file", from_file[name]
         else:
             origin, value = "default", ""
-        shown = ("set" if value else "not set") if name in SECRET_VARIABLES else value
+        shown = ("set" if value else "not set") if name in SECRET_VARIABLES else redact_url(value)
         rows.append({"name": name, "value": shown, "origin": origin, "description": description})
     info = {
         "home": str(settings.home),
