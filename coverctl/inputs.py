@@ -65,12 +65,26 @@ def detect_format(path: Path) -> str:
 
 def open_input(path: Path) -> TextIO:
     """The file as text (BOM stripped, undecodable bytes kept as surrogates to report per row)."""
-    if str(path) != "-" and not path.is_file():
-        raise UsageError(f"Cannot read {path}: no such file.")
+    check_input_path(path)
     try:
         return path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise UsageError(f"Cannot read {path}: {exc.strerror}.") from None
+
+
+def check_input_path(path: Path) -> None:
+    """UsageError unless `path` is an existing regular file."""
+    if str(path) == "-":
+        raise UsageError(
+            "Reading rows from standard input is not supported (a batch must be resumable): "
+            "save them to a file and pass its path."
+        )
+    if path.is_dir():
+        raise UsageError(f"Cannot read {path}: it is a directory; give a CSV or JSONL file.")
+    if not path.exists():
+        raise UsageError(f"Cannot read {path}: no such file.")
+    if not path.is_file():
+        raise UsageError(f"Cannot read {path}: not a regular file; save the rows to a file.")
 
 
 class RowStream:
@@ -82,6 +96,7 @@ class RowStream:
 
     def __init__(self, path: Path, fmt: str | None = None) -> None:
         self.path = path
+        check_input_path(path)
         self.format = fmt or detect_format(path)
         self._handle = open_input(path)
         self.extra_columns: list[str] = []

@@ -242,3 +242,37 @@ def test_typer_cli_runner_drives_the_app(tmdb_server: FakeTmdb) -> None:
     result = CliRunner().invoke(app, ["resolve", "Joker", "--title", "The Dark Knight", "--json"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["matched"]["person"] == "Heath Ledger"
+
+
+@pytest.mark.parametrize("make", ["directory", "dash"])
+def test_unusable_input_paths_are_usage_errors(capsys, tmp_path: Path, make: str) -> None:  # type: ignore[no-untyped-def]
+    target = str(tmp_path) if make == "directory" else "-"
+    code, _, err = cli(capsys, "batch", target)
+    assert code == 2 and "Traceback" not in err
+
+
+def test_home_on_a_file_is_a_clear_configuration_error(capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "not-a-dir"
+    home.write_text("x")
+    monkeypatch.setenv("COVERCTL_HOME", str(home))
+    code, _, err = cli(capsys, "cache", "stats")
+    assert code == 4 and "COVERCTL_HOME" in err and "unexpected" not in err
+
+
+def test_damaged_store_pages_are_a_clear_configuration_error(
+    capsys, isolated_environment: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from coverctl.store.db import ImageStore
+
+    store = ImageStore(isolated_environment / "coverctl.db")
+    for i in range(300):
+        store.upsert(
+            __import__("tests.test_store", fromlist=["record"]).record(character_key=f"c{i}")
+        )
+    store.close()
+    path = isolated_environment / "coverctl.db"
+    data = bytearray(path.read_bytes())
+    data[8192:16384] = b"\xff" * 8192  # damage pages after the header
+    path.write_bytes(bytes(data))
+    code, _, err = cli(capsys, "audit", "--json")
+    assert code == 4 and "coverctl.db" in err and "Traceback" not in err

@@ -96,7 +96,21 @@ def run(argv: list[str] | None = None) -> int:
         # The reader went away (e.g. `| head`): not our error.
         sys.stderr.close()
         return ExitCode.OK
+    except OSError as exc:
+        # A path that cannot be used: COVERCTL_HOME on a file, a full disk, a read-only place.
+        where = f" ({exc.filename})" if exc.filename else ""
+        return fail(
+            f"{exc.strerror or exc}{where}. Check COVERCTL_HOME, the paths you gave and the "
+            "free disk space.",
+            ExitCode.CONFIG,
+        )
     except Exception as exc:  # the last line of defence: never a traceback for users
+        if type(exc).__module__ == "sqlite3" and not os.environ.get("COVERCTL_DEBUG"):
+            return fail(
+                f"the store under COVERCTL_HOME cannot be used ({exc}); if the file is damaged, "
+                "move coverctl.db away and run again.",
+                ExitCode.CONFIG,
+            )
         if os.environ.get("COVERCTL_DEBUG"):
             raise
         return fail(
