@@ -233,13 +233,26 @@ def test_resume_with_nothing_to_resume_starts_the_run(harness: Harness) -> None:
 
 
 def test_two_processes_cannot_write_the_same_run(harness: Harness) -> None:
+    from coverctl.locking import RunInProgress
+
     first = harness.run(stop_after=5)
     assert first.run_id is not None
     with (
         run_lock(harness.settings.home, first.run_id),
-        pytest.raises(UsageError, match="right now"),
+        pytest.raises(RunInProgress, match="right now") as caught,
     ):
         harness.run(resume=True)
+    assert caught.value.exit_code == 4
+
+
+def test_two_inputs_cannot_write_the_same_output_at_once(harness: Harness) -> None:
+    from coverctl.locking import RunInProgress
+
+    with (
+        run_lock(harness.settings.home, "some-other-input-run", harness.out),
+        pytest.raises(RunInProgress, match="writing this output"),
+    ):
+        harness.run()
 
 
 # --- real processes ------------------------------------------------------------------------

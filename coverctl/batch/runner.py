@@ -133,7 +133,7 @@ class _BatchRun:
             identity = input_identity(self.path)
             run_id = run_id_for(identity, self.out_key, self.options.cast)
             self.summary.run_id = run_id
-            with run_lock(self.settings.home, run_id):
+            with run_lock(self.settings.home, run_id, self.options.out):
                 return await self._run_locked(resolver, progress, run_id, identity)
         finally:
             await close_resolver(resolver)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coverctl.errors import StoreError, UsageError
+from coverctl.errors import StoreError
 from coverctl.store.db import ImageStore, utc_now
 
 RUNNING = "running"
@@ -179,24 +179,34 @@ class ProgressStore:
 
 
 @contextmanager
-def run_lock(home: Path, run_id: str) -> Iterator[None]:
-    """Hold the run's lock file: two processes must never write the same run at once.
+def run_lock(home: Path, run_id: str, out: Path | None = None) -> Iterator[None]:
+    """Hold the run's lock, and its output file's: two processes never write the same run, nor
+    the same output file (even from different inputs), at once.
 
-    An OS file lock (flock), so it dies with its process: `kill -9` leaves nothing stale.
+    OS file locks (flock), so they die with their process: `kill -9` leaves nothing stale.
     """
+    import contextlib
+    import hashlib
+
     from filelock import FileLock, Timeout
+
+    from coverctl.locking import RunInProgress
 
     directory = home / "locks"
     directory.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(directory / f"batch-{run_id}.lock"), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise UsageError(
-            "Another coverctl batch is processing this file into this output right now; "
-            "wait for it to finish or stop it first."
-        ) from None
-    try:
+    names = [f"batch-{run_id}"]
+    if out is not None:
+        digest = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+        names.append(f"batch-out-{digest}")
+    with contextlib.ExitStack() as held:
+        for name in names:
+            lock = FileLock(str(directory / f"{name}.lock"), timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                raise RunInProgress(
+                    "another coverctl batch is writing this output right now; wait for it to "
+                    "finish or stop it first (this run did nothing)."
+                ) from None
+            held.callback(lock.release)
         yield
-    finally:
-        lock.release()
