@@ -442,7 +442,7 @@ def test_cli_output_that_cannot_be_written_is_a_usage_error(
     source = write_csv(tmp_path / "in.csv", film_rows(range(1), 1))
     (tmp_path / "taken").mkdir()
     code, _, err = cli(capsys, "batch", str(source), "--out", str(tmp_path / "taken"))
-    assert code == 2 and "Cannot write" in err and "Traceback" not in err
+    assert code == 2 and "not a regular file" in err and "Traceback" not in err
 
 
 def test_cli_rejects_an_unknown_rate_provider(

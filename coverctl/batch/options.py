@@ -56,3 +56,8 @@ class BatchOptions:
             raise UsageError("--resume and --force contradict each other: pick one.")
         if self.window is not None and self.window < self.concurrency:
             raise UsageError("The reorder window must be at least the concurrency.")
+        if self.out is not None and self.out.exists() and not self.out.is_file():
+            raise UsageError(
+                f"--out {self.out} is not a regular file: results must go to a file that can be "
+                "resumed (leave out --out to write to standard output)."
+            )

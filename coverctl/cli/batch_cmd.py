@@ -103,6 +103,10 @@ def register(app: typer.Typer) -> None:
         )
         if dry_run:
             return _dry_run(file, settings, options, as_json, quiet)
+        if metrics_file is not None and (metrics_file.is_dir() or not metrics_file.parent.is_dir()):
+            raise UsageError(
+                f"--metrics-file {metrics_file}: give a file in an existing directory."
+            )
         return _run(file, settings, options, as_json, quiet, metrics_file)
 
 
@@ -246,7 +250,8 @@ def _print_summary(summary: Any, console: Any) -> None:
         title += f", {summary.session_rows} in {summary.elapsed_s:.1f} s"
         if summary.rows_per_s:
             title += f" ({summary.rows_per_s:.1f} rows/s)"
-    table = Table(title=title)
+    console.print(title, markup=False, highlight=False)
+    table = Table()
     table.add_column("status")
     table.add_column("rows", justify="right")
     for status in ("resolved", "not_found", "error"):
