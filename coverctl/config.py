@@ -204,6 +204,22 @@ class Settings:
         )
 
 
+def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the config file is, without reading (or validating) anything in it."""
+    env = os.environ if environ is None else environ
+    home = Path(env["COVERCTL_HOME"]).expanduser() if env.get("COVERCTL_HOME") else default_home()
+    return home / CONFIG_FILE_NAME
+
+
+def validate_value(name: str, value: str) -> None:
+    """UsageError/ConfigError when `value` is not acceptable for setting `name`."""
+    import tempfile
+
+    # A home that does not exist: only this one value is read, not the config file.
+    scratch = Path(tempfile.gettempdir()) / "coverctl-validate-no-such-dir"
+    Settings.from_env({"COVERCTL_HOME": str(scratch), name.upper(): value})
+
+
 def parse_rates(spec: str) -> dict[str, float]:
     """Parse `tmdb=20,tvdb=10` (the `batch --rate` flag)."""
     rates: dict[str, float] = {}
@@ -223,7 +239,7 @@ def read_config_file(path: Path) -> dict[str, str]:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"Cannot read the config file {path}: {type(exc).__name__}; "
-            "fix or delete it (`coverctl config set` rewrites it)."
+            'fix it or delete it (it is a TOML file of NAME = "value" lines).'
         ) from None
     return {str(k).upper(): str(v) for k, v in data.items() if not isinstance(v, dict)}
 

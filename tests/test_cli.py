@@ -276,3 +276,29 @@ def test_damaged_store_pages_are_a_clear_configuration_error(
     path.write_bytes(bytes(data))
     code, _, err = cli(capsys, "audit", "--json")
     assert code == 4 and "coverctl.db" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [
+        ("COVERCTL_HTTP_TIMEOUT", "-5", 2),
+        ("COVERCTL_RATE_TMDB", "abc", 2),
+        ("TMDB_API_URL", "not a url", 4),
+    ],
+)
+def test_config_set_refuses_a_bad_value_and_saves_nothing(
+    capsys, isolated_environment: Path, name: str, value: str, code: int
+) -> None:  # type: ignore[no-untyped-def]
+    got, _, err = cli(capsys, "config", "set", name, value)
+    assert got == code and name in err
+    assert not (isolated_environment / "config.toml").exists()
+
+
+def test_config_unset_repairs_a_bad_value_written_by_hand(
+    capsys, isolated_environment: Path
+) -> None:  # type: ignore[no-untyped-def]
+    isolated_environment.mkdir(parents=True, exist_ok=True)
+    (isolated_environment / "config.toml").write_text('COVERCTL_HTTP_TIMEOUT = "zero"\n')
+    assert cli(capsys, "cache", "stats")[0] == 2  # the bad value blocks other commands...
+    assert cli(capsys, "config", "unset", "COVERCTL_HTTP_TIMEOUT")[0] == 0  # ...not its repair
+    assert cli(capsys, "cache", "stats")[0] == 0

@@ -21,25 +21,29 @@ def set_value(
     ),
 ) -> None:
     """Store a setting (file readable by you only). Environment variables still win."""
-    from coverctl.cli.common import load_settings
-    from coverctl.config import SECRET_VARIABLES, write_config_value
+    from coverctl.config import (
+        SECRET_VARIABLES,
+        config_file_path,
+        validate_value,
+        write_config_value,
+    )
 
     if value is None:
         value = typer.prompt(name, hide_input=name.upper() in SECRET_VARIABLES)
-    settings = load_settings()
-    write_config_value(settings.config_file, name, value)
-    print(f"saved {name.upper()} in {settings.config_file}")
+    validate_value(name, value)  # a bad value is refused here, not found by every later command
+    path = config_file_path()
+    write_config_value(path, name, value)
+    print(f"saved {name.upper()} in {path}")
 
 
 @config_app.command("unset", epilog="Example: coverctl config unset TVDB_PIN")
 def unset_value(name: str = typer.Argument(..., help="Setting name.")) -> None:
     """Remove a setting from the config file."""
-    from coverctl.cli.common import load_settings
-    from coverctl.config import write_config_value
+    from coverctl.config import config_file_path, write_config_value
 
-    settings = load_settings()
-    write_config_value(settings.config_file, name, None)
-    print(f"removed {name.upper()} from {settings.config_file}")
+    path = config_file_path()  # works even when a bad value in the file breaks other commands
+    write_config_value(path, name, None)
+    print(f"removed {name.upper()} from {path}")
 
 
 @config_app.command("show", epilog="Example: coverctl config show --json")
