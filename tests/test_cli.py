@@ -281,7 +281,7 @@ def test_damaged_store_pages_are_a_clear_configuration_error(
 @pytest.mark.parametrize(
     ("name", "value", "code"),
     [
-        ("COVERCTL_HTTP_TIMEOUT", "-5", 2),
+        ("COVERCTL_HTTP_TIMEOUT", "0", 2),
         ("COVERCTL_RATE_TMDB", "abc", 2),
         ("TMDB_API_URL", "not a url", 4),
     ],
