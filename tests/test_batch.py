@@ -504,3 +504,14 @@ def test_metrics_file_reports_generation_failures_and_durations(tmp_path: Path) 
     assert samples[("image_generation_failures_total", None)] == 2
     assert samples[("image_generation_duration_seconds_count", None)] == 2
     assert samples[("image_generation_duration_seconds_sum", None)] == 10.0
+
+
+def test_rerunning_to_stdout_prints_the_rows_again(
+    tmdb_server: SyntheticTmdb, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = write_csv(tmp_path / "in.csv", film_rows(range(1), 3))
+    first, out1, _ = cli(capsys, "batch", str(source), "--quiet")
+    second, out2, _ = cli(capsys, "batch", str(source), "--quiet")
+    assert first == second
+    assert len(out1.splitlines()) == len(out2.splitlines()) == 3
+    assert [json.loads(line)["row"] for line in out2.splitlines()] == [1, 2, 3]

@@ -215,7 +215,9 @@ class _BatchRun:
         options, out, path = self.options, self.options.out, self.path
         where = str(out) if out is not None else "stdout"
         existing = progress.get_run(run_id)
-        if existing is not None and options.force:
+        if existing is not None and (options.force or (out is None and not options.resume)):
+            # Standard output cannot be checked or added to later: without --resume, a run to
+            # stdout always starts afresh (the shell has already emptied any redirect target).
             progress.discard(run_id)
             existing = None
         if existing is not None and existing.status == FINISHED:
@@ -308,7 +310,8 @@ class _BatchRun:
             for _, results in progress.results(run_id):
                 summary.add_row(results, earlier=True)
             summary.notices.append(
-                f"Resuming: {len(recorded)} rows done earlier are not printed again."
+                f"Resuming: {len(recorded)} rows done earlier are not printed again "
+                "(append this output to the earlier one, e.g. with >>)."
             )
         else:
             scan = scan_output(out, options.fmt, recorded)
