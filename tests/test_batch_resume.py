@@ -186,6 +186,21 @@ def test_csv_resume_cuts_a_torn_record_and_keeps_one_header(harness: Harness) ->
     assert out.read_text(encoding="utf-8").count("character_name") == 1
 
 
+def test_csv_resume_cuts_a_record_torn_inside_a_multiline_field(harness: Harness) -> None:
+    out = harness.out.with_suffix(".csv")
+    harness.run(stop_after=10, out=out, fmt="csv")
+    text = out.read_text(encoding="utf-8")
+    fields = next(csv.reader([text.splitlines()[-1]]))
+    fields[0] = str(int(fields[0]) + 1)
+    # Every field is there, but the last one's closing quote was never written: the crash cut
+    # the file right after a newline inside it.
+    out.write_text(text + ",".join(fields[:-1]) + ',"line one\n', encoding="utf-8")
+
+    harness.run(resume=True, out=out, fmt="csv")
+    records = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [int(r["row"]) for r in records] == list(range(1, harness.films + 1))
+
+
 def test_resume_refuses_an_output_edited_in_the_middle(harness: Harness) -> None:
     harness.run(stop_after=10)
     lines = harness.out.read_text(encoding="utf-8").splitlines(keepends=True)

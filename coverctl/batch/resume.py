@@ -148,7 +148,9 @@ def _csv_records(handle: BinaryIO, scan: OutputScan) -> Iterator[tuple[int, dict
             consumed["newline"] = raw.endswith(b"\n")
             yield raw.decode("utf-8", "replace")
 
-    reader = csv.reader(lines())
+    # strict: a record whose quoted field the crash cut off (no closing quote) is an error, so
+    # it is seen as torn even when the cut fell on a newline inside the field.
+    reader = csv.reader(lines(), strict=True)
     start = 0
     while True:
         try:
