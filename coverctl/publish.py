@@ -239,16 +239,25 @@ def upload_files(
         store = ImageStore(settings.db_path)  # opened first: a broken store stops before uploads
     try:
         for path in paths:
-            yield upload_file(path, request, connection, store)
+            yield upload_file(path, request, connection, store, backend_url=settings.backend_url)
     finally:
         if store is not None:
             store.close()
 
 
 def upload_file(
-    path: Path, request: UploadRequest, connection: Secret, store: ImageStore | None = None
+    path: Path,
+    request: UploadRequest,
+    connection: Secret,
+    store: ImageStore | None = None,
+    *,
+    backend_url: str | None = None,
 ) -> UploadResult:
-    """Check, upload and (with a store and a character) record one file. See upload_files."""
+    """Check, upload and (with a store and a character) record one file. See upload_files.
+
+    The `images` container is private (design notes): with BACKEND_URL set, the row records the
+    backend's public `/api/image-no-auth/{blob}` address instead of the blob URL.
+    """
     from coverctl.push.azure import CONTAINER_FOR_KIND, new_blob_name, upload_blob
 
     try:
@@ -279,7 +288,7 @@ def upload_file(
     )
     if store is not None and request.character is not None and request.title is not None:
         try:
-            _record(store, result, request.character, request.title)
+            _record(store, result, request.character, request.title, backend_url)
         except BaseException as exc:
             failed = _roll_back(result, exc, connection)
             if not isinstance(exc, Exception):
@@ -318,11 +327,21 @@ def _upload_variants(
             result.variant_errors.append(f"{mime} variant not uploaded: {exc.message}")
 
 
-def _record(store: ImageStore, result: UploadResult, character: str, title: str) -> None:
+def _record(
+    store: ImageStore,
+    result: UploadResult,
+    character: str,
+    title: str,
+    backend_url: str | None = None,
+) -> None:
+    from coverctl.constants import IMAGE_NO_AUTH_PATH
     from coverctl.names import normalize
     from coverctl.store.db import ImageRecord
 
     assert result.url is not None
+    served_at = (
+        f"{backend_url}{IMAGE_NO_AUTH_PATH}{result.blob_name}" if backend_url else result.url
+    )
     character_key, title_key = normalize(character), normalize(title)
     before = store.find(character_key, title_key, [UPLOADED_SOURCE])
     row_id = store.upsert(
@@ -331,7 +350,7 @@ def _record(store: ImageStore, result: UploadResult, character: str, title: str)
             movie_title=title,
             character_key=character_key,
             title_key=title_key,
-            image_url=result.url,
+            image_url=served_at,
             source=UPLOADED_SOURCE,
             quality_score=UPLOADED_QUALITY,
             image_hash=result.phash,
@@ -341,9 +360,10 @@ def _record(store: ImageStore, result: UploadResult, character: str, title: str)
     )
     replaced = before[0]["image_url"] if before else None
     result.row_id = row_id
-    result.replaced_url = replaced if replaced != result.url else None
+    result.replaced_url = replaced if replaced != served_at else None
     result.recorded = {
         "id": row_id,
+        "image_url": served_at,
         "character_name": character,
         "movie_title": title,
         "source": UPLOADED_SOURCE,

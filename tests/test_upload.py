@@ -271,6 +271,28 @@ def test_character_and_title_record_a_row_with_hash_and_dimensions(
 
 
 @pytest.mark.azurite
+def test_with_backend_url_the_row_records_the_backends_public_address(
+    storage: AzuriteService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BACKEND_URL", "https://backend.example")
+    path = write(tmp_path, "rey.jpg", picture("JPEG", (300, 400)))
+    code, out, _ = cli(
+        capsys, "upload", str(path), "--character", "Rey", "--title", "Star Wars", "--json"
+    )
+    assert code == 0
+    result = json.loads(out)
+    [row] = stored_rows()
+    expected = f"https://backend.example/api/image-no-auth/{result['blob']}"
+    assert row["image_url"] == result["recorded"]["image_url"] == expected
+    # resolve serves it as the stored AI image of that character
+    code, out, _ = cli(capsys, "resolve", "Rey", "--title", "Star Wars", "--no-network", "--json")
+    assert code == 0 and json.loads(out)["image_url"] == expected
+
+
+@pytest.mark.azurite
 def test_failed_store_write_deletes_the_uploaded_blob(
     storage: AzuriteService,
     tmp_path: Path,
