@@ -94,25 +94,37 @@ def provider_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 class ResolverHarness:
-    """Runs resolutions against fakes through the real resolver, store and cache."""
+    """Runs resolutions against fakes through the real resolver, store and cache.
 
-    def __init__(self, settings: Settings, router: HostRouter) -> None:
+    `configure` may adjust the resolver's sources (polling pauses, caps) before each run.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        router: HostRouter,
+        configure: Callable[[Resolver], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.router = router
+        self.configure = configure
         self.last_resolver: Resolver | None = None
+
+    def open(self, *, refresh: bool = False) -> Resolver:
+        resolver = open_resolver(
+            self.settings, refresh=refresh, transport=self.router.transport(), policy=FAST_RETRIES
+        )
+        if self.configure is not None:
+            self.configure(resolver)
+        self.last_resolver = resolver
+        return resolver
 
     def resolve(self, query: Query, **options: Any) -> Resolution:
         return self.resolve_many([query], **options)[0]
 
     def resolve_many(self, queries: list[Query], **options: Any) -> list[Resolution]:
         async def run() -> list[Resolution]:
-            resolver = open_resolver(
-                self.settings,
-                refresh=options.get("refresh", False),
-                transport=self.router.transport(),
-                policy=FAST_RETRIES,
-            )
-            self.last_resolver = resolver
+            resolver = self.open(refresh=options.get("refresh", False))
             try:
                 return [await resolver.resolve(q, ResolveOptions(**options)) for q in queries]
             finally:

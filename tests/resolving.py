@@ -9,8 +9,8 @@ from typing import Any
 
 from coverctl.config import Settings
 from coverctl.models import Query, Resolution
-from coverctl.resolver import ResolveOptions, Resolver, close_resolver, open_resolver
-from tests.conftest import FAST_RETRIES
+from coverctl.resolver import ResolveOptions, Resolver, close_resolver
+from tests.conftest import ResolverHarness
 from tests.fakes.base import FakeService
 from tests.fakes.routing import HostRouter
 
@@ -23,49 +23,22 @@ FAST_RATES = {
 }
 
 
-class SourceHarness:
+class SourceHarness(ResolverHarness):
+    """ResolverHarness over a map of host -> fake, with `gather` for concurrent resolutions."""
+
     def __init__(
         self,
         settings: Settings,
         hosts: dict[str, FakeService],
         configure: Callable[[Resolver], None] | None = None,
     ) -> None:
-        self.settings = settings
-        self.router = HostRouter(hosts)
-        self.configure = configure
-        self.last_resolver: Resolver | None = None
-
-    def resolve(self, query: Query, **options: Any) -> Resolution:
-        return self.resolve_many([query], **options)[0]
-
-    def resolve_many(self, queries: list[Query], **options: Any) -> list[Resolution]:
-        async def run() -> list[Resolution]:
-            resolver = open_resolver(
-                self.settings,
-                refresh=options.get("refresh", False),
-                transport=self.router.transport(),
-                policy=FAST_RETRIES,
-            )
-            if self.configure is not None:
-                self.configure(resolver)
-            self.last_resolver = resolver
-            try:
-                return [await resolver.resolve(q, ResolveOptions(**options)) for q in queries]
-            finally:
-                await close_resolver(resolver)
-
-        return asyncio.run(run())
+        super().__init__(settings, HostRouter(hosts), configure)
 
     def gather(self, queries: list[Query], **options: Any) -> list[Resolution]:
         """Resolve `queries` concurrently on one resolver, as the batch engine does."""
 
         async def run() -> list[Resolution]:
-            resolver = open_resolver(
-                self.settings, transport=self.router.transport(), policy=FAST_RETRIES
-            )
-            if self.configure is not None:
-                self.configure(resolver)
-            self.last_resolver = resolver
+            resolver = self.open()
             try:
                 return list(
                     await asyncio.gather(

@@ -7,6 +7,7 @@ WAL mode so a batch can commit rows while `audit` reads. Each schema change is o
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -126,6 +127,19 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _UPSERT_KEY = frozenset({"character_key", "title_key", "source"})
 
 
+def _enable_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch to WAL. SQLite answers "database is locked" at once, without its busy handler,
+    when another process is switching the same new file at that moment: try again briefly."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     """What the resolver stores for one (character, title, source)."""
@@ -155,7 +169,7 @@ class ImageStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             self.db = sqlite_utils.Database(conn)
