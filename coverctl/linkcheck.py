@@ -209,7 +209,8 @@ class _DnsFailure(_Stop):
         super().__init__(Status.DNS_ERROR, detail)
 
 
-async def _system_resolve(host: str) -> list[str]:
+async def system_resolve(host: str) -> list[str]:
+    """The addresses `host` resolves to, from the system resolver."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
@@ -293,7 +294,7 @@ class _Guard:
     ) -> None:
         self._allow_private = allow_private
         self._hosts, self._pairs = _parse_allow_hosts(allow_hosts)
-        self._dns = _DnsCache(resolve or _system_resolve)
+        self._dns = _DnsCache(resolve or system_resolve)
 
     def _exempt(self, host: str, port: int) -> bool:
         host = host.lower()

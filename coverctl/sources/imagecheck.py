@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
-import socket
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -78,9 +77,9 @@ def url_problem(url: str, *, untrusted: bool) -> str | None:
 
 async def resolve_host(host: str) -> list[str]:
     """The addresses `host` resolves to (the system resolver). Tests replace this."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
+    from coverctl.linkcheck import system_resolve
+
+    return await system_resolve(host)
 
 
 async def resolved_address_problem(url: str) -> str | None:
