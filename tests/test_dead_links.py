@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from coverctl import linkcheck
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.deadlinks import (
@@ -36,7 +33,7 @@ from coverctl.errors import UsageError
 from coverctl.locking import command_lock
 from coverctl.store.cache import Cache
 from coverctl.store.db import ImageStore
-from tests.fakes.image_server import ImageServer
+from tests.fakes.image_server import ImageServer, guard_network
 from tests.seed import seed_row
 
 
@@ -50,25 +47,9 @@ def server() -> Iterator[ImageServer]:
 def network(monkeypatch: pytest.MonkeyPatch, server: ImageServer) -> list[tuple[str, int]]:
     """Record every connection attempt; allow only the test server; no DNS."""
     server.reset()
-    attempts: list[tuple[str, int]] = []
-    real_open = linkcheck._open_tcp
-
-    async def recording_open(backend: Any, address: str, port: int, *args: Any) -> Any:
-        attempts.append((address, port))
-        if (address, port) != ("127.0.0.1", server.port):
-            raise OSError(f"tests never connect to {address}:{port}")
-        return await real_open(backend, address, port, *args)
-
-    real_getaddrinfo = socket.getaddrinfo
-
-    def numeric_only(
-        host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
-    ) -> Any:
-        return real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
-
-    monkeypatch.setattr(linkcheck, "_open_tcp", recording_open)
-    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
-    return attempts
+    return guard_network(
+        monkeypatch, lambda address, port: (address, port) == ("127.0.0.1", server.port)
+    )
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from coverctl import linkcheck
 from coverctl.errors import UsageError
 from coverctl.linkcheck import LinkResult, check_link, check_links, is_public_address
-from tests.fakes.image_server import ImageServer
+from tests.fakes.image_server import ImageServer, guard_network
 
 
 @pytest.fixture(scope="module")
@@ -33,25 +32,7 @@ def server() -> Iterator[ImageServer]:
 def network(monkeypatch: pytest.MonkeyPatch, server: ImageServer) -> list[tuple[str, int]]:
     """Record every connection attempt; allow only 127.0.0.1; no DNS."""
     server.reset()
-    attempts: list[tuple[str, int]] = []
-    real_open = linkcheck._open_tcp
-
-    async def recording_open(backend: Any, address: str, port: int, *args: Any) -> Any:
-        attempts.append((address, port))
-        if address != "127.0.0.1":
-            raise OSError(f"tests never connect to {address}:{port}")
-        return await real_open(backend, address, port, *args)
-
-    real_getaddrinfo = socket.getaddrinfo
-
-    def numeric_only(
-        host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
-    ) -> Any:
-        return real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
-
-    monkeypatch.setattr(linkcheck, "_open_tcp", recording_open)
-    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
-    return attempts
+    return guard_network(monkeypatch, lambda address, port: address == "127.0.0.1")
 
 
 def fake_dns(table: dict[str, list[str]], calls: list[str] | None = None) -> Any:

@@ -37,9 +37,11 @@ import http
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 JPEG_BYTES = base64.b64decode(
@@ -381,3 +383,31 @@ class ImageServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def guard_network(monkeypatch: Any, allow: Callable[[str, int], bool]) -> list[tuple[str, int]]:
+    """Record every connection the link checker attempts and refuse those `allow` rejects;
+    resolve numeric hosts only (no DNS query ever leaves). Returns the attempt log."""
+    import socket
+
+    from coverctl import linkcheck
+
+    attempts: list[tuple[str, int]] = []
+    real_open = linkcheck._open_tcp
+
+    async def recording_open(backend: Any, address: str, port: int, *args: Any) -> Any:
+        attempts.append((address, port))
+        if not allow(address, port):
+            raise OSError(f"tests never connect to {address}:{port}")
+        return await real_open(backend, address, port, *args)
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def numeric_only(
+        host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> Any:
+        return real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+
+    monkeypatch.setattr(linkcheck, "_open_tcp", recording_open)
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
+    return attempts
