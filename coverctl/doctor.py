@@ -30,7 +30,7 @@ import httpx
 from coverctl import __version__
 from coverctl.config import Settings
 from coverctl.errors import ConfigError, CoverctlError, CredentialRejected, ServiceUnreachable
-from coverctl.http import scrub
+from coverctl.redact import scrub
 
 __all__ = ["DEFAULT_TIMEOUT", "CheckResult", "DoctorReport", "run_checks", "run_doctor"]
 
@@ -113,20 +113,9 @@ async def run_checks(
 def _scrubbed(result: CheckResult, secrets: list[str]) -> CheckResult:
     return replace(
         result,
-        detail=_scrub_all(result.detail, secrets),
-        fix=_scrub_all(result.fix, secrets) if result.fix else None,
+        detail=scrub(result.detail, secrets),
+        fix=scrub(result.fix, secrets) if result.fix else None,
     )
-
-
-def _scrub_all(text: str, secrets: list[str]) -> str:
-    """`scrub`, plus the start of a secret left at the end of a text shortened by `_short`."""
-    text = scrub(text, secrets)
-    if text.endswith("…"):
-        for secret in secrets:
-            for size in range(len(secret) - 1, 3, -1):
-                if text.endswith(secret[:size] + "…"):
-                    return text[: -(size + 1)] + "***…"
-    return text
 
 
 # --- local state ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -31,6 +30,10 @@ from aiolimiter import AsyncLimiter
 from coverctl import __version__
 from coverctl.errors import ProviderUnavailable, ResponseTooLarge
 
+# Re-exported for callers that predate coverctl.redact, the one home of redaction.
+from coverctl.redact import redact_url as redact_url
+from coverctl.redact import scrub as scrub
+
 # httpx logs full request URLs (with query strings) at INFO: keep it quiet so no key is logged.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -38,28 +41,7 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 # stderr, through the batch progress bar. Our own per-provider stats count retries instead.
 logging.getLogger("stamina").setLevel(logging.ERROR)
 
-SECRET_QUERY_PARAMS = frozenset({"api_key", "apikey", "key", "token", "access_token", "sig", "pin"})
-_SECRET_PARAM_RE = re.compile(
-    r"(?i)([?&](?:" + "|".join(sorted(SECRET_QUERY_PARAMS)) + r")=)[^&#\s]*"
-)
 T = TypeVar("T")
-
-
-_USERINFO_RE = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
-
-
-def redact_url(url: str | httpx.URL) -> str:
-    """The URL with any credential (query parameter, or a password in user:password@) as `***`."""
-    text = _USERINFO_RE.sub(r"\1:***@", str(url))
-    return _SECRET_PARAM_RE.sub(r"\1***", text)
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every secret value (and credential query parameter) replaced by `***`."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return redact_url(text)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from coverctl.constants import MAX_FIELD_LENGTH, QualityScore, Source
 from coverctl.errors import ConfigError, CoverctlError, ImageRejected, UsageError
-from coverctl.http import scrub
+from coverctl.redact import scrub
 
 if TYPE_CHECKING:
     from coverctl.config import Secret, Settings

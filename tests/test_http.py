@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from coverctl.errors import ProviderUnavailable
-from coverctl.http import HttpClient, RetryPolicy, parse_retry_after, redact_url, scrub
+from coverctl.http import HttpClient, RetryPolicy, parse_retry_after
+from coverctl.redact import redact_url, scrub
 
 FAST = RetryPolicy(
     attempts=3,

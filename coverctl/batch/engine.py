@@ -27,10 +27,10 @@ from typing import Any, Protocol, cast
 
 from coverctl.constants import MediaType
 from coverctl.errors import ConfigError, CoverctlError, ProviderError, StoreError
-from coverctl.http import scrub
 from coverctl.inputs import InputRow
 from coverctl.models import Query, Resolution
 from coverctl.names import normalize
+from coverctl.redact import scrub
 from coverctl.resolver import ResolveOptions, Resolver, validate_query
 from coverctl.sources.base import SourceContext
 from coverctl.sources.tmdb import CastListing

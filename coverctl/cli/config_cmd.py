@@ -53,7 +53,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
 
     from coverctl.cli.common import load_settings, print_json
     from coverctl.config import KNOWN_VARIABLES, SECRET_VARIABLES, read_config_file
-    from coverctl.http import redact_url
+    from coverctl.redact import redact_url
 
     settings = load_settings()
     from_file = read_config_file(settings.config_file)

@@ -51,7 +51,7 @@ class _ScrubSecrets(logging.Filter):
         self._secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from coverctl.http import scrub
+        from coverctl.redact import scrub
 
         message = record.getMessage()
         cleaned = scrub(message, self._secrets)

@@ -26,6 +26,7 @@ from coverctl.push.rows import (
     batched,
     prepare_rows,
 )
+from coverctl.redact import scrub
 
 if TYPE_CHECKING:
     import psycopg
@@ -182,12 +183,6 @@ def _dsn_secrets(dsn: str) -> list[str]:
     return [s for s in secrets if len(s) >= 3]
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
 def _count_results(cur: psycopg.Cursor[Any]) -> tuple[int, int]:
     inserted = updated = 0
     while True:
@@ -208,7 +203,7 @@ def _reason(exc: BaseException, secrets: Iterable[str]) -> str:
     # We name the server ourselves; keep libpq's reason only.
     text = re.sub(r"^connection to server (at|on) .*? failed:\s*", "", text)
     text = re.sub(r"^(FATAL|ERROR):\s*", "", text)
-    return _scrub(text, secrets).rstrip(".")
+    return scrub(text, secrets).rstrip(".")
 
 
 def _connect_error(exc: BaseException, where: str, secrets: list[str]) -> CoverctlError:
@@ -236,7 +231,7 @@ def _sql_error(
     sqlstate = getattr(exc, "sqlstate", None) or ""
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) or _reason(exc, secrets)
-    message = _scrub(primary, secrets).rstrip(".")
+    message = scrub(primary, secrets).rstrip(".")
     if isinstance(exc, pg.errors.UndefinedTable):
         return ConfigError(f"The table {TABLE_NAME} does not exist in {where}: {CREATE_HINT}.")
     if sqlstate in {"42P10", "42703"}:

@@ -30,6 +30,7 @@ from coverctl.push.rows import (
     batched,
     prepare_rows,
 )
+from coverctl.redact import scrub
 
 __all__ = ["PushReport", "push_rows"]
 
@@ -220,12 +221,8 @@ def _error_body(response: httpx.Response, secret: str) -> dict[str, str]:
         if value is None:
             continue
         text = value if isinstance(value, str) else json.dumps(value)
-        out[name] = _scrub(text, secret)[:300]
+        out[name] = scrub(text, [secret])[:300]
     return out
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 def _progress(report: PushReport) -> str:

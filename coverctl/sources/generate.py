@@ -54,8 +54,8 @@ from coverctl.errors import (
     ProviderResponseError,
     ProviderUnavailable,
 )
-from coverctl.http import scrub
 from coverctl.models import Candidate, Match, Query
+from coverctl.redact import scrub
 from coverctl.sources.base import SourceAnswer, SourceContext, as_list, as_str, json_body
 from coverctl.sources.imagecheck import fetch_and_inspect, inspect_bytes, is_remote
 from coverctl.sources.local import local_image_url

@@ -30,7 +30,6 @@ import httpx
 from coverctl.config import Settings
 from coverctl.constants import MediaType, QualityScore, Source
 from coverctl.errors import CredentialRejected, ProviderResponseError
-from coverctl.http import scrub
 from coverctl.models import Candidate, Match, Query
 from coverctl.names import (
     CastMatch,
@@ -42,6 +41,7 @@ from coverctl.names import (
     match_title,
     normalize,
 )
+from coverctl.redact import scrub
 from coverctl.sources.base import (
     SourceAnswer,
     SourceContext,
