@@ -35,7 +35,7 @@ from typing import Any, Final
 from coverctl.config import Settings
 from coverctl.constants import GENERATED_URL_PATTERNS, QualityScore, Source
 from coverctl.errors import UsageError
-from coverctl.store.db import TABLE, ImageStore
+from coverctl.store.db import ImageStore
 
 __all__ = [
     "DEFAULT_MIN_QUALITY",
@@ -317,10 +317,6 @@ class AuditResult:
         }
 
 
-_SEP: Final = "\x1f"  # unit separator: never in a name or an id
-_FIELD: Final = "\x1e"
-
-
 def _duplicate_details(store: ImageStore) -> dict[str, str]:
     """Row id -> sentence, for every row in a group sharing one picture across characters.
 
@@ -329,19 +325,8 @@ def _duplicate_details(store: ImageStore) -> dict[str, str]:
     a few bits apart (within SAME_PICTURE_DISTANCE) are not grouped.
     """
     details: dict[str, str] = {}
-    person = "lower(trim(coalesce(person_name, '')))"
     for column, what in (("image_url", "image URL"), ("image_hash", "picture (same image hash)")):
-        # Shared values first (an index scan), then the few groups they form.
-        sql = (
-            f"SELECT group_concat(id || char(30) || character_name || ' (' || movie_title || ')',"
-            f" char(31)) FROM {TABLE} WHERE {column} IN (SELECT {column} FROM {TABLE} "
-            f"WHERE {column} IS NOT NULL AND {column} != '' GROUP BY {column} "
-            "HAVING count(*) > 1) "
-            f"GROUP BY {column} HAVING count(DISTINCT character_key) > 1 "
-            f"AND NOT (count(DISTINCT {person}) = 1 AND min({person}) != '')"
-        )
-        for (packed,) in store.db.execute(sql):
-            members = [m.split(_FIELD, 1) for m in packed.split(_SEP)]
+        for members in store.shared_picture_groups(column):
             for row_id, _label in members:
                 if row_id in details:
                     continue
@@ -410,12 +395,7 @@ def _read_findings(
     hosts: ProviderHosts,
     duplicates: dict[str, str],
 ) -> list[Finding]:
-    rows: dict[str, dict[str, Any]] = {}
-    ids = [row_id for row_id, _ in kept]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        sql = f"SELECT * FROM {TABLE} WHERE id IN ({','.join('?' * len(chunk))})"
-        rows.update((row["id"], row) for row in store.db.query(sql, chunk))
+    rows = store.rows_by_id([row_id for row_id, _ in kept])
     findings = []
     for row_id, kinds in kept:
         row = rows.get(row_id)
@@ -456,20 +436,16 @@ def run_audit(
     duplicates = _duplicate_details(store)
     result = AuditResult(options)
     worst = _Worst(options.keep)
-    sql = f"SELECT id, source, quality_score, image_url, last_checked, last_status FROM {TABLE}"
-    params: list[Any] = []
-    if options.source:
-        sql += " WHERE source = ?"
-        params.append(options.source)
-    # Oldest first: among equally serious rows, the one updated longest ago is listed (and so
-    # fixed) first, so a --fix-limit works through the store over successive nights.
-    sql += " ORDER BY updated_at"
     min_quality = options.min_quality
     rows_by_source: dict[str, int] = defaultdict(int)
     flagged_by_source: dict[str, int] = defaultdict(int)
     kinds_by_source: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
     rank = 0
-    for row_id, source, quality, url, checked, status in store.db.execute(sql, params):
+    # Oldest change first (see ImageStore.audit_scan): a --fix-limit works through the store.
+    for row_id, source, quality, url, checked, status in (
+        (r.id, r.source, r.quality_score, r.image_url, r.last_checked, r.last_status)
+        for r in store.audit_scan(options.source)
+    ):
         rank += 1
         rows_by_source[source] += 1
         kinds: tuple[str, ...] = ()

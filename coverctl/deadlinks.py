@@ -45,12 +45,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from coverctl.constants import Source
 from coverctl.errors import UsageError
-from coverctl.store.db import TABLE, ImageStore
+from coverctl.store.db import ImageStore
 
 __all__ = [
-    "LOCAL_SOURCES",
     "PRUNABLE_STATUSES",
     "DeadLink",
     "DeadLinkOptions",
@@ -87,16 +85,11 @@ STATUS_MEANINGS: Final = {
 PRUNABLE_STATUSES: Final = frozenset(
     {"http_404", "http_410", "soft_404", "not_image", MISSING_FILE, NOT_AN_IMAGE}
 )
-# Sources whose pictures may be files on this machine (local overrides, stored AI images).
-LOCAL_SOURCES: Final = (Source.CHARACTER_SPECIFIC, Source.AI_GENERATED)
-# Absolute paths of files on this machine. Backend-relative paths ("/image/...",
-# "/api/image-no-auth/...", served through BACKEND_URL) are not files here: they go to the link
-# checker, which reports them without ever pruning them.
-_LOCAL_FILE_SQL: Final = (
-    f"source IN ({', '.join(repr(s) for s in LOCAL_SOURCES)}) AND image_url LIKE '/%'"
-    " AND image_url NOT LIKE '/image/%' AND image_url NOT LIKE '/api/image-no-auth/%'"
-)
-_SEP: Final = "\x1f"
+# Which rows are local files is the store's to say (ImageStore.link_groups(local=True)):
+# absolute paths of override files and AI pictures kept on disk. Backend-relative paths
+# ("/image/...", "/api/image-no-auth/...", served through BACKEND_URL) are not files here: they go
+# to the link checker, which reports them without ever pruning them.
+_SEP: Final = "\x1f"  # joins a URL's row ids into the one key the link checker hands back
 _LOCAL_READ_BYTES: Final = 64 * 1024
 
 
@@ -297,40 +290,14 @@ class _Writer:
     def flush(self) -> None:
         if not self._pending:
             return
-        conn = self._store.db.conn
-        with conn:
-            conn.executemany(
-                f"UPDATE {TABLE} SET last_checked = ?, last_status = ? WHERE id = ?", self._pending
-            )
+        self._store.mark_checked(self._pending)
         self._pending.clear()
         self._results = 0
 
 
-def _where_due(options: DeadLinkOptions, now: datetime) -> tuple[str, list[Any]]:
-    if options.stale is None:
-        return "1", []
-    return "(last_checked IS NULL OR last_checked < ?)", [_iso(now - options.stale)]
-
-
-def _count(store: ImageStore, where: str, params: list[Any]) -> tuple[int, int]:
-    sql = f"SELECT count(DISTINCT image_url), count(*) FROM {TABLE} WHERE {where}"
-    urls, rows = store.db.execute(sql, params).fetchone()
-    return int(urls), int(rows)
-
-
-def _items(store: ImageStore, where: str, params: list[Any]) -> Iterator[tuple[str, str]]:
-    """(url, ids joined by _SEP) per distinct URL, ordered by the smallest id - ids are random
-    (uuid4), so hosts come interleaved and the per-host limit rarely holds the run back.
-
-    SQLite sorts the groups before the first one is returned, so writing results to the same
-    rows while this cursor is open is safe, and Python holds one group at a time.
-    """
-    sql = (
-        f"SELECT image_url, group_concat(id, char(31)) FROM {TABLE} WHERE {where} "
-        "GROUP BY image_url ORDER BY min(id)"
-    )
-    for url, ids in store.db.execute(sql, params):
-        yield str(url), str(ids)
+def _checked_before(options: DeadLinkOptions, now: datetime) -> str | None:
+    """With --stale, rows checked before this instant are due again; None: every row is due."""
+    return None if options.stale is None else _iso(now - options.stale)
 
 
 async def _local_results(
@@ -381,11 +348,9 @@ async def check_store(
     options = options or DeadLinkOptions()
     report = DeadLinkReport(options)
     started = time.perf_counter()
-    where, params = _where_due(options, now())
-    local_where = f"{where} AND {_LOCAL_FILE_SQL}"
-    remote_where = f"{where} AND NOT ({_LOCAL_FILE_SQL})"
-    local_urls, local_rows = _count(store, local_where, params)
-    remote_urls, remote_rows = _count(store, remote_where, params)
+    due = _checked_before(options, now())
+    local_urls, local_rows = store.link_check_counts(local=True, checked_before=due)
+    remote_urls, remote_rows = store.link_check_counts(local=False, checked_before=due)
     report.urls_total = local_urls + remote_urls
     report.rows_skipped_fresh = store.count() - local_rows - remote_rows
     log.info(
@@ -397,7 +362,12 @@ async def check_store(
     writer = _Writer(store, options.commit_every)
 
     def record(
-        url: str, ids: str, status: str, detail: str, http: int | None, final: str | None
+        url: str,
+        ids: str,
+        status: str,
+        detail: str,
+        http: int | None,
+        final: str | None,
     ) -> None:
         row_ids = ids.split(_SEP)
         writer.add(_iso(now()), status, row_ids)
@@ -416,11 +386,19 @@ async def check_store(
 
     try:
         async for url, ids, status, detail in _local_results(
-            _items(store, local_where, params), options.concurrency
+            (
+                (url, _SEP.join(ids))
+                for url, ids in store.link_groups(local=True, checked_before=due)
+            ),
+            options.concurrency,
         ):
             record(url, ids, status, detail, None, None)
         async for result in check_links(
-            ((ids, url) for url, ids in _items(store, remote_where, params)),  # (key, url)
+            # (key, url): the ids are the key the checker hands back with the result
+            (
+                (_SEP.join(ids), url)
+                for url, ids in store.link_groups(local=False, checked_before=due)
+            ),
             concurrency=options.concurrency,
             per_host=options.per_host,
             allow_private=options.allow_private,
@@ -462,17 +440,12 @@ def _prune(store: ImageStore, report: DeadLinkReport, cache: Any) -> None:
         )
         log.warning("dead-links: %s", report.prune_refused)
         return
-    conn = store.db.conn
-    with conn:
-        for dead in doomed:
-            deleted = 0
-            for row_id in dead.row_ids:
-                cursor = conn.execute(
-                    f"DELETE FROM {TABLE} WHERE id = ? AND image_url = ?", (row_id, dead.url)
-                )
-                deleted += cursor.rowcount
-            dead.pruned = deleted > 0
-            report.pruned_rows += deleted
+    deleted = store.delete_if_url(
+        [(row_id, dead.url) for dead in doomed for row_id in dead.row_ids]
+    )
+    for dead in doomed:
+        dead.pruned = deleted.get(dead.url, 0) > 0
+        report.pruned_rows += deleted.get(dead.url, 0)
     urls = {d.url for d in doomed if d.pruned}
     if cache is not None and urls:
         report.cache_entries_evicted = cache.evict_values(

@@ -445,15 +445,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 def stored_rows(store: ImageStore, since: datetime | None = None) -> list[dict[str, Any]]:
     """Every stored row, or those with `updated_at >= since`, oldest change first."""
-    if since is None:
-        return list(store.iter_rows())
-    # julianday() compares instants, whatever offset or precision a timestamp was written with.
-    return list(
-        store.iter_rows(
-            "julianday(updated_at) >= julianday(?)",
-            [since.astimezone(UTC).isoformat(timespec="microseconds")],
-        )
-    )
+    return list(store.rows_changed_since(since))
 
 
 def _load_rows(settings: Settings, since: datetime | None) -> list[dict[str, Any]]:

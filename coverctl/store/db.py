@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from coverctl.constants import Source
 from coverctl.errors import StoreError
 
 TABLE = "character_images"
@@ -280,3 +281,142 @@ class ImageStore:
     def delete(self, row_id: str) -> None:
         with self.db.conn:
             self.db.execute(f"DELETE FROM {TABLE} WHERE id=?", [row_id])
+
+    # --- what maintenance needs (audit, dead-links, push) -----------------------------------------
+    # Named queries, so no SQL lives outside the store and another engine implements the same names.
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The rows with these ids (those still present), by id."""
+        rows: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = list(ids[start : start + _ID_CHUNK])
+            sql = f"SELECT * FROM {TABLE} WHERE id IN ({','.join('?' * len(chunk))})"
+            rows.update((row["id"], row) for row in self.db.query(sql, chunk))
+        return rows
+
+    def audit_scan(self, source: str | None = None) -> Iterator[AuditScanRow]:
+        """Every row's (id, source, quality, url, last_checked, last_status), oldest change first,
+        optionally of one source only: among equally serious rows the one updated longest ago is
+        listed (and so fixed) first, so an `audit --fix-limit` works through the store over nights.
+        """
+        sql = f"SELECT id, source, quality_score, image_url, last_checked, last_status FROM {TABLE}"
+        params: list[Any] = []
+        if source:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY updated_at"
+        for row in self.db.execute(sql, params):
+            yield AuditScanRow(*row)
+
+    def shared_picture_groups(self, column: str) -> Iterator[list[tuple[str, str]]]:
+        """Groups of rows sharing one `image_url` or `image_hash` across different characters, as
+        [(row id, "Character (Title)"), ...]; groups where every row names the same (non-empty)
+        person are left out (one actor's photo for two of their roles is not a duplicate).
+
+        Shared values are found first (an index scan), then the few groups they form: one
+        GROUP BY on 100k rows.
+        """
+        if column not in ("image_url", "image_hash"):
+            raise ValueError(f"not a picture column: {column}")
+        person = "lower(trim(coalesce(person_name, '')))"
+        sql = (
+            f"SELECT group_concat(id || char(30) || character_name || ' (' || movie_title || ')',"
+            f" char(31)) FROM {TABLE} WHERE {column} IN (SELECT {column} FROM {TABLE} "
+            f"WHERE {column} IS NOT NULL AND {column} != '' GROUP BY {column} "
+            "HAVING count(*) > 1) "
+            f"GROUP BY {column} HAVING count(DISTINCT character_key) > 1 "
+            f"AND NOT (count(DISTINCT {person}) = 1 AND min({person}) != '')"
+        )
+        for (packed,) in self.db.execute(sql):
+            members = [member.split(_FIELD, 1) for member in packed.split(_SEP)]
+            yield [(row_id, label) for row_id, label in members]
+
+    def link_check_counts(self, *, local: bool, checked_before: str | None) -> tuple[int, int]:
+        """(distinct URLs, rows) due a link check: local files or remote URLs, and with
+        `checked_before` (an ISO instant) only those never checked or checked before it."""
+        where, params = _link_filter(local=local, checked_before=checked_before)
+        sql = f"SELECT count(DISTINCT image_url), count(*) FROM {TABLE} WHERE {where}"
+        urls, rows = self.db.execute(sql, params).fetchone()
+        return int(urls), int(rows)
+
+    def link_groups(
+        self, *, local: bool, checked_before: str | None
+    ) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """(url, ids of the rows using it) per distinct URL due a check (see link_check_counts),
+        ordered by the smallest id: ids are random (uuid4), so hosts come interleaved and a
+        per-host limit rarely holds a run back.
+
+        SQLite sorts the groups before the first is returned, so writing check results to the
+        same rows while this is being read is safe; one group is held in memory at a time.
+        """
+        where, params = _link_filter(local=local, checked_before=checked_before)
+        sql = (
+            f"SELECT image_url, group_concat(id, char(31)) FROM {TABLE} WHERE {where} "
+            "GROUP BY image_url ORDER BY min(id)"
+        )
+        for url, ids in self.db.execute(sql, params):
+            yield str(url), tuple(str(ids).split(_SEP))
+
+    def mark_checked(self, results: Sequence[tuple[str, str, str]]) -> None:
+        """Record link-check results, (checked_at, status, row id) each, in one transaction."""
+        if not results:
+            return
+        with self.db.conn:
+            self.db.conn.executemany(
+                f"UPDATE {TABLE} SET last_checked = ?, last_status = ? WHERE id = ?", results
+            )
+
+    def delete_if_url(self, doomed: Sequence[tuple[str, str]]) -> dict[str, int]:
+        """Delete each (row id, url) row only if it still has that URL (a row re-resolved to a new
+        picture since it was checked is kept), in one transaction; rows deleted per URL."""
+        deleted: dict[str, int] = {}
+        with self.db.conn:
+            for row_id, url in doomed:
+                cursor = self.db.conn.execute(
+                    f"DELETE FROM {TABLE} WHERE id = ? AND image_url = ?", (row_id, url)
+                )
+                deleted[url] = deleted.get(url, 0) + cursor.rowcount
+        return deleted
+
+    def rows_changed_since(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every row, or those updated at or after `since`, oldest change first."""
+        if since is None:
+            yield from self.iter_rows()
+            return
+        # julianday() compares instants, whatever offset or precision a timestamp was written with.
+        yield from self.iter_rows(
+            "julianday(updated_at) >= julianday(?)",
+            [since.astimezone(UTC).isoformat(timespec="microseconds")],
+        )
+
+
+@dataclass(frozen=True)
+class AuditScanRow:
+    """The columns `audit` judges every row by."""
+
+    id: str
+    source: str
+    quality_score: int | None
+    image_url: str
+    last_checked: str | None
+    last_status: str | None
+
+
+_ID_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
+_SEP = "\x1f"  # unit separator: never in a name or an id
+_FIELD = "\x1e"
+# Sources whose rows may point at local files (override files, AI pictures kept on disk).
+_LOCAL_FILE_SOURCES = (Source.CHARACTER_SPECIFIC, Source.AI_GENERATED)
+# A local file is an absolute path; backend-relative paths ("/image/…", "/api/image-no-auth/…")
+# are served by the backend, so they are links, not files.
+_LOCAL_FILE_SQL = (
+    f"source IN ({', '.join(repr(s) for s in _LOCAL_FILE_SOURCES)}) AND image_url LIKE '/%'"
+    " AND image_url NOT LIKE '/image/%' AND image_url NOT LIKE '/api/image-no-auth/%'"
+)
+
+
+def _link_filter(*, local: bool, checked_before: str | None) -> tuple[str, list[Any]]:
+    kind = _LOCAL_FILE_SQL if local else f"NOT ({_LOCAL_FILE_SQL})"
+    if checked_before is None:
+        return kind, []
+    return f"(last_checked IS NULL OR last_checked < ?) AND {kind}", [checked_before]
