@@ -131,8 +131,8 @@ class TvdbSource:
             if self._token and not force:
                 return self._token
             key = self._token_cache_key(ctx)
-            if not force and not ctx.cache.refresh:
-                cached = ctx.cache.tier("response").get(key)
+            if not force:
+                cached = ctx.cache.get("response", key)
                 if isinstance(cached, str) and cached:
                     self._token = cached
                     return cached
@@ -153,8 +153,8 @@ class TvdbSource:
             if response.status_code >= 400 or not token:
                 raise ProviderResponseError(PROVIDER, f"login answered HTTP {response.status_code}")
             self._token = token
-            ctx.cache.tier("response").set(
-                key, token, expire=token_expiry(token, time.time()), tag=PROVIDER
+            ctx.cache.set(
+                "response", key, token, expire=token_expiry(token, time.time()), tag=PROVIDER
             )
             return token
 

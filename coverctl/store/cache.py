@@ -32,6 +32,13 @@ TIERS: dict[str, int | None] = {
 }
 
 
+class _TierLifetime:
+    """The type of TIER_LIFETIME, the default of `Cache.set(expire=...)`."""
+
+
+TIER_LIFETIME = _TierLifetime()
+
+
 # A source label and the provider it calls tag their entries differently (resolutions by source,
 # provider answers by provider): `cache clear --source` takes either name and clears both.
 _TAG_FAMILIES: tuple[frozenset[str], ...] = (
@@ -102,8 +109,19 @@ class Cache:
             return None
         return self.tier(tier).get(key, default=None, retry=True)
 
-    def set(self, tier: str, key: str, value: Any, *, tag: str | None = None) -> None:
-        self.tier(tier).set(key, value, expire=TIERS[tier], tag=tag, retry=True)
+    def set(
+        self,
+        tier: str,
+        key: str,
+        value: Any,
+        *,
+        tag: str | None = None,
+        expire: float | _TierLifetime | None = TIER_LIFETIME,
+    ) -> None:
+        """Keep `value` under `key` for the tier's lifetime, or `expire` seconds (None: forever)
+        when the value knows better (a session token that expires sooner)."""
+        lifetime = TIERS[tier] if isinstance(expire, _TierLifetime) else expire
+        self.tier(tier).set(key, value, expire=lifetime, tag=tag, retry=True)
         if self.refresh:
             self._fresh.add(hash((tier, key)))
 
