@@ -12,9 +12,9 @@ from coverctl.config import KNOWN_VARIABLES, Settings
 from coverctl.http import RetryPolicy
 from coverctl.models import Query, Resolution
 from coverctl.resolver import ResolveOptions, Resolver, close_resolver, open_resolver
+from tests.fakes.images import FakeImageHost
 from tests.fakes.routing import HostRouter
 from tests.fakes.tmdb import VALID_KEY, FakeTmdb
-from tests.fakes.images import FakeImageHost
 from tests.fakes.tvdb import ARTWORK_HOST, VALID_API_KEY, FakeTvdb, artwork_host
 
 pytest_plugins = ["tests.services"]

@@ -171,7 +171,8 @@ async def check_image(
     ctx: SourceContext, url: str, use: Use, *, untrusted: bool = False
 ) -> ImageInfo:
     """The measurements of the picture at `url`, from the 24 h verdict cache or downloaded and
-    checked now. Raises ImageRejected (cached too) or ProviderError (not cached)."""
+    checked now. Raises ImageRejected (cached too) or ProviderError (not cached). Concurrent
+    checks of one URL share one download (rows of a batch often share a picture)."""
     from coverctl.images import ImageInfo
     from coverctl.store.cache import cache_key
 
@@ -182,10 +183,15 @@ async def check_image(
             raise ImageRejected(verdict["rejected"])
         if isinstance(verdict.get("info"), dict):
             return ImageInfo(**verdict["info"])
-    try:
-        _, info = await fetch_and_inspect(ctx, url, use, untrusted=untrusted)
-    except ImageRejected as exc:
-        ctx.cache.set("response", key, {"rejected": exc.message}, tag=IMAGE_FETCH_PROVIDER)
-        raise
-    ctx.cache.set("response", key, {"info": dataclasses.asdict(info)}, tag=IMAGE_FETCH_PROVIDER)
-    return info
+
+    async def download_and_judge() -> ImageInfo:
+        try:
+            _, info = await fetch_and_inspect(ctx, url, use, untrusted=untrusted)
+        except ImageRejected as exc:
+            ctx.cache.set("response", key, {"rejected": exc.message}, tag=IMAGE_FETCH_PROVIDER)
+            raise
+        passed = {"info": dataclasses.asdict(info)}
+        ctx.cache.set("response", key, passed, tag=IMAGE_FETCH_PROVIDER)
+        return info
+
+    return await ctx.http.single_flight(key, download_and_judge)
