@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 
@@ -16,6 +17,38 @@ class Source:
     WEB_SEARCH: Final = "web_search"
 
     ALL: Final = (CHARACTER_SPECIFIC, AI_GENERATED, TVDB, TMDB, HARDCOVER, WEB_SEARCH)
+
+
+class PictureTrust(StrEnum):
+    """How far a source's picture URLs are trusted without downloading the picture."""
+
+    TRUSTED = "trusted"  # checked only with --verify
+    UNRELIABLE = "unreliable"  # checked by default; --no-verify skips the check
+    ALWAYS_CHECKED = "always_checked"  # checked even with --no-verify
+
+
+# Whether an answer's picture is downloaded and checked (sources/imagecheck.check_image) before it
+# is accepted, per source label. The one place this is decided; sources not listed are trusted.
+PICTURE_TRUST: Final[dict[str, PictureTrust]] = {
+    # TMDB's image CDN serves the profile it lists: checking it would cost a download per row.
+    Source.TMDB: PictureTrust.TRUSTED,
+    # TVDB character artwork is often dead (404) or a truncated JPEG; its person photos less so
+    # but come from the same host. Hardcover covers are user-uploaded and sometimes gone.
+    Source.TVDB: PictureTrust.UNRELIABLE,
+    Source.HARDCOVER: PictureTrust.UNRELIABLE,
+    # Web results are strangers' pictures (the web search step checks each one it offers).
+    Source.WEB_SEARCH: PictureTrust.ALWAYS_CHECKED,
+    # Not listed, so trusted: local override files, and AI pictures (generation checks its output
+    # before it is stored; stored ones were checked then).
+}
+
+
+class PictureChecks(StrEnum):
+    """Which answers' pictures `resolve` and `batch` check (`--verify` / `--no-verify`)."""
+
+    DEFAULT = "default"  # the sources PICTURE_TRUST does not trust
+    ALL = "all"  # --verify: every source's picture, its score adjusted by the picture's quality
+    NONE = "none"  # --no-verify: only those ALWAYS_CHECKED (web search checks its own results)
 
 
 class QualityScore:
@@ -54,12 +87,18 @@ DEFAULT_RATES: Final[dict[str, float]] = {
     "hardcover": 1.0,
     "duckduckgo": 0.5,
     "replicate": 10.0,
-    # Picture downloads for checks (web results, --verify, generated images): many hosts, mostly
-    # CDNs, share this one gate.
+    # Picture downloads for checks (TVDB artwork, covers, web results, --verify, generated images):
+    # the rate of each image host's own gate ("image_fetch:<host>").
     "image_fetch": 20.0,
 }
 # Burst sizes: how many requests may go out back to back before pacing applies.
 DEFAULT_BURSTS: Final[dict[str, int]] = {"hardcover": 10, "image_fetch": 5}
+# Picture downloads in flight at once to one image host (each host has its own gate, apart from
+# the APIs'): enough to keep a batch moving, few enough to be polite to a CDN.
+IMAGE_HOST_CONCURRENCY: Final = 8
+# Requests in flight at once per gate, for the gates that have such a limit (a "family" such as
+# image_fetch applies to each of its per-host gates); others are bounded by their rate alone.
+DEFAULT_CONCURRENCY_LIMITS: Final[dict[str, int]] = {"image_fetch": IMAGE_HOST_CONCURRENCY}
 
 # Local override file names, in priority order; {n} is the normalised character name.
 CHARACTER_FILE_PATTERNS: Final = (

@@ -8,6 +8,9 @@ Every provider call goes through `HttpClient.request`, which
 - waits out up to `rate_limit_attempts` 429s (each pauses the provider for every task);
 - opens a circuit after repeated failures so a dead provider is skipped for a cool-down, then
   lets one probe request through (half-open) before trusting it again;
+- bounds the requests in flight for gates that have a concurrency limit (each image host's
+  "image_fetch:<host>" gate: picture downloads never share a gate, a pause or a breaker with the
+  API that listed the picture);
 - raises only the project's own errors, with URLs redacted.
 """
 
@@ -28,6 +31,7 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from coverctl import __version__
+from coverctl.constants import DEFAULT_CONCURRENCY_LIMITS
 from coverctl.errors import ProviderUnavailable, ResponseTooLarge
 
 # Re-exported for callers that predate coverctl.redact, the one home of redaction.
@@ -113,11 +117,22 @@ class ProviderGate:
     others are still refused); its success closes the circuit, its failure opens it again.
     """
 
-    def __init__(self, name: str, rate: float, burst: int, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        name: str,
+        rate: float,
+        burst: int,
+        policy: RetryPolicy,
+        concurrency: int | None = None,
+    ) -> None:
         self.name = name
         self.rate = rate
         self.burst = max(1, burst)
         self._limiter = AsyncLimiter(self.burst, self.burst / rate)
+        # Requests in flight at once (None: bounded by the rate alone). Held from the send to the
+        # end of the body, so a slow image host cannot take more than its share of connections.
+        self.concurrency = concurrency
+        self.slots = asyncio.Semaphore(concurrency) if concurrency else None
         self._policy = policy
         self.paused_until = 0.0  # monotonic time before which no request may start
         self.open_until = 0.0  # monotonic time the circuit stays open; 0 when closed
@@ -236,6 +251,7 @@ class HttpClient:
         *,
         rates: Mapping[str, float],
         bursts: Mapping[str, int] | None = None,
+        concurrency: Mapping[str, int] | None = None,
         timeout: float = 10.0,
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -244,6 +260,7 @@ class HttpClient:
         self.policy = policy or DEFAULT_POLICY
         self._rates = dict(rates)
         self._bursts = dict(bursts or {})
+        self._concurrency = dict(DEFAULT_CONCURRENCY_LIMITS if concurrency is None else concurrency)
         self._secrets = list(secrets)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -265,14 +282,16 @@ class HttpClient:
         await self._client.aclose()
 
     def gate(self, provider: str) -> ProviderGate:
-        """The gate of `provider`. A name like "image_fetch:host" gets a gate of its own (pacing
-        and breaker per host) with the rate configured for "image_fetch"."""
+        """The gate of `provider`. A name like "image_fetch:host" gets a gate of its own (pacing,
+        Retry-After pause, breaker and in-flight limit per host) with the rate, burst and
+        concurrency configured for "image_fetch"."""
         gate = self.gates.get(provider)
         if gate is None:
             family = provider.split(":", 1)[0]
             rate = self._rates.get(provider, self._rates.get(family, 10.0))
             burst = self._bursts.get(provider, self._bursts.get(family, 1))
-            gate = ProviderGate(provider, rate, burst, self.policy)
+            limit = self._concurrency.get(provider, self._concurrency.get(family))
+            gate = ProviderGate(provider, rate, burst, self.policy, limit)
             self.gates[provider] = gate
         return gate
 
@@ -387,6 +406,23 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         json: Any,
         options: _SendOptions | None = None,
+    ) -> httpx.Response:
+        if gate.slots is None:
+            return await self._send_paced(gate, method, url, params, headers, json, options)
+        # The slot is taken before the pacing wait: a task queued for a slot holds no limiter
+        # token, so the rate is spent only by requests that can go out at once.
+        async with gate.slots:
+            return await self._send_paced(gate, method, url, params, headers, json, options)
+
+    async def _send_paced(
+        self,
+        gate: ProviderGate,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        options: _SendOptions | None,
     ) -> httpx.Response:
         probe = await gate.acquire()
         try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from coverctl.config import Settings
-from coverctl.constants import MediaType, Source
+from coverctl.constants import PICTURE_TRUST, MediaType, PictureChecks, PictureTrust, Source
 from coverctl.errors import (
     ConfigError,
     ImageRejected,
@@ -43,6 +43,16 @@ SOURCE_CLASSES: dict[str, tuple[str, str]] = {
     "generate": ("coverctl.sources.generate", "GenerateSource"),
 }
 LIVE_STEPS = ("local", "stored_ai")
+# The source label (constants.Source) each remote step's answers carry: PICTURE_TRUST says from
+# it whether the answer's picture is checked.
+STEP_SOURCE: dict[str, str] = {
+    "tmdb_movie": Source.TMDB,
+    "tmdb_tv": Source.TMDB,
+    "tvdb": Source.TVDB,
+    "hardcover": Source.HARDCOVER,
+    "web_search": Source.WEB_SEARCH,
+    "generate": Source.AI_GENERATED,
+}
 PROVIDER_STEPS: dict[str | None, tuple[str, ...]] = {
     MediaType.MOVIE: ("tmdb_movie",),
     MediaType.TV: ("tvdb", "tmdb_tv"),
@@ -57,6 +67,39 @@ def provider_steps(media_type: str | None, *, generate: bool) -> list[str]:
     if generate:
         steps.append("generate")
     return steps
+
+
+def checks_picture(source: str, checks: PictureChecks) -> bool:
+    """Whether an answer from `source` (a source label) has its picture checked under `checks`."""
+    trust = PICTURE_TRUST.get(source, PictureTrust.TRUSTED)
+    if checks is PictureChecks.ALL or trust is PictureTrust.ALWAYS_CHECKED:
+        return True
+    return checks is PictureChecks.DEFAULT and trust is PictureTrust.UNRELIABLE
+
+
+def step_checks_pictures(step: str, checks: PictureChecks) -> bool:
+    """Whether `step`'s answer costs a picture download under `checks` (see `checks_picture`)."""
+    source = STEP_SOURCE.get(step)
+    return source is not None and checks_picture(source, checks)
+
+
+def picture_checks(value: PictureChecks | str | bool) -> PictureChecks:
+    """A PictureChecks from what callers pass: a member or its value, or the older boolean
+    `verify` (True: --verify, every picture; False: the default checks)."""
+    if isinstance(value, bool):
+        return PictureChecks.ALL if value else PictureChecks.DEFAULT
+    try:
+        return PictureChecks(value)
+    except ValueError:
+        choices = ", ".join(c.value for c in PictureChecks)
+        raise UsageError(f"Unknown picture check policy {value!r}; use one of {choices}.") from None
+
+
+def checks_from_flag(flag: bool | None) -> PictureChecks:
+    """The policy the `--verify/--no-verify` flag asks for (None: neither was given)."""
+    if flag is None:
+        return PictureChecks.DEFAULT
+    return PictureChecks.ALL if flag else PictureChecks.NONE
 
 
 def validate_query(query: Query) -> Query:
@@ -108,10 +151,18 @@ class ResolveOptions:
     refresh: bool = False
     network: bool = True
     generate: bool = False
-    # Download each provider's picture and check it (images.inspect_image) before accepting it.
-    # Web search and generation always check theirs.
-    verify: bool = False
+    # Whose pictures are downloaded and checked (images.inspect_image) before an answer is
+    # accepted: "default" (the sources constants.PICTURE_TRUST does not trust), "all" (--verify;
+    # True is accepted for it) or "none" (--no-verify). Web search and generation always check.
+    verify: PictureChecks | str | bool = PictureChecks.DEFAULT
     generation_budget: GenerationBudget | None = None  # None: no limit
+
+    def __post_init__(self) -> None:
+        self.verify = picture_checks(self.verify)
+
+    @property
+    def checks(self) -> PictureChecks:
+        return picture_checks(self.verify)
 
 
 @dataclass
@@ -164,9 +215,14 @@ class Resolver:
             self._noticed.add(message)
             self.notices.append(message)
 
-    def _resolution_key(self, query: Query, steps: Sequence[str], verify: bool = False) -> str:
-        # A verified answer is kept apart: an unchecked one must not satisfy --verify. The part
-        # is only added with --verify so existing cache entries keep their keys.
+    def _resolution_key(
+        self, query: Query, steps: Sequence[str], checks: PictureChecks = PictureChecks.NONE
+    ) -> str:
+        # Answers are kept apart by the checks they passed: an unchecked picture must not be
+        # served where a check is due. --verify adds "verified"; the default checks add
+        # "checked" only when a step they check is asked (TVDB, Hardcover), so a TMDB movie
+        # question keeps the key it had before default checks existed, and --no-verify, which
+        # checks what the old default did, keeps the old keys.
         parts: list[object] = [
             normalize(query.character_name),
             normalize(query.title),
@@ -175,8 +231,14 @@ class Resolver:
             normalize(query.actor or ""),
             ",".join(steps),
         ]
-        if verify:
+        if checks is PictureChecks.ALL:
             parts.append("verified")
+        elif checks is PictureChecks.DEFAULT and any(
+            step_checks_pictures(step, checks)
+            and not step_checks_pictures(step, PictureChecks.NONE)
+            for step in steps
+        ):
+            parts.append("checked")
         return cache_key("resolution", *parts)
 
     async def resolve(self, query: Query, options: ResolveOptions | None = None) -> Resolution:
@@ -205,7 +267,7 @@ class Resolver:
         if not options.network:
             online = self._step_plan(query, dataclasses.replace(options, network=True))
             key_steps = [step for step, skipped in online if skipped is None]
-        key = self._resolution_key(query, key_steps, options.verify)
+        key = self._resolution_key(query, key_steps, options.checks)
         if not options.refresh:
             cached = self.cache.get("resolution", key)
             if cached is not None:
@@ -232,7 +294,7 @@ class Resolver:
                 budget_spent = True
                 continue
             found = await self._try_step(
-                step, query, ctx, attempts, unavailable, verify=options.verify
+                step, query, ctx, attempts, unavailable, checks=options.checks
             )
             if found is not None:
                 self._record(query, found)
@@ -271,10 +333,10 @@ class Resolver:
             refresh=options.refresh,
             network=True,
             generate=options.generate,
-            verify=options.verify,
+            verify=options.checks,
         )
         steps = [step for step, skipped in self._step_plan(query, planned) if skipped is None]
-        key = self._resolution_key(query, steps, planned.verify)
+        key = self._resolution_key(query, steps, planned.checks)
         if not options.refresh:
             if self.cache.get("resolution", key) is not None:
                 return ResolutionPlan(query, "cache", [])
@@ -309,8 +371,11 @@ class Resolver:
         attempts: list[Attempt],
         unavailable: list[str],
         *,
-        verify: bool = False,
+        checks: PictureChecks | None = None,
     ) -> Candidate | None:
+        """The step's best answer, or None (the reason recorded in `attempts`). With `checks`
+        (remote steps), pictures are checked as that policy says; None: taken as they are (the
+        local steps: override files, and stored AI pictures checked when they were made)."""
         source = self.source(step)
         if source is None:
             return None
@@ -330,56 +395,77 @@ class Resolver:
         if not answer.candidates:
             attempts.append(Attempt(step, "no_match", answer.reason or "nothing found"))
             return None
-        candidates = answer.candidates
-        if verify:
-            candidates = await self._verified(step, candidates, ctx, attempts, unavailable)
-            if not candidates:
-                return None
-        best = max(candidates, key=lambda c: c.quality_score)
+        if checks is None:
+            best: Candidate | None = max(answer.candidates, key=lambda c: c.quality_score)
+        else:
+            best = await self._best_passing(
+                step, answer.candidates, ctx, attempts, unavailable, checks
+            )
+        if best is None:
+            return None
         attempts.append(Attempt(step, "accepted", _describe(best)))
         return best
 
-    async def _verified(
+    async def _best_passing(
         self,
         step: str,
         candidates: Sequence[Candidate],
         ctx: SourceContext,
         attempts: list[Attempt],
         unavailable: list[str],
-    ) -> list[Candidate]:
-        """The candidates whose picture downloads and passes images.inspect_image, each scored
-        with images.combined_score and carrying its hash and size. Local files and pictures a
-        source already checked pass as they are. Records why the others were turned down."""
-        from coverctl.images import combined_score
+        checks: PictureChecks,
+    ) -> Candidate | None:
+        """The best candidate whose picture passes the checks `checks` asks for; each rejection
+        is recorded in `attempts`.
+
+        Candidates are tried best base score first (among equals, in the source's order: TVDB's
+        character artwork, then the actor's TVDB photo), so a broken picture falls back to the
+        same source's next candidate before the cascade moves on, and a download is spent only
+        while a later candidate could still win. A checked picture gets its hash and size; with
+        --verify its score is adjusted by its quality (images.combined_score, at most MAX_BONUS
+        up), otherwise it keeps the source's score. Local files and pictures the source checked
+        itself (web search) pass as they are. When nothing passes and a download failed (an
+        outage, not a verdict), the step is unavailable, so the miss is not remembered.
+        """
+        from coverctl.images import MAX_BONUS, combined_score
         from coverctl.sources.imagecheck import check_image, image_use, is_remote
 
-        passed: list[Candidate] = []
-        rejected: list[str] = []
+        rescored = checks is PictureChecks.ALL
+        headroom = MAX_BONUS if rescored else 0  # how far a checked score may rise
+        best: Candidate | None = None
         failed: list[str] = []
-        for candidate in candidates:
-            if candidate.image_hash is not None or not is_remote(candidate.image_url):
-                passed.append(candidate)
-                continue
-            try:
-                info = await check_image(ctx, candidate.image_url, image_use(candidate.source))
-            except ImageRejected as exc:
-                rejected.append(f"rejected: {_describe(candidate)}: {exc.message}")
-                continue
-            except ProviderError as exc:
-                failed.append(scrub(exc.message, self.settings.secrets()))
-                continue
-            passed.append(
-                replace(
+        for candidate in sorted(candidates, key=lambda c: -c.quality_score):
+            if best is not None and best.quality_score >= candidate.quality_score + headroom:
+                break  # nothing left can beat it
+            checked = candidate
+            if (
+                candidate.image_hash is None
+                and is_remote(candidate.image_url)
+                and checks_picture(candidate.source, checks)
+            ):
+                try:
+                    info = await check_image(ctx, candidate.image_url, image_use(candidate.source))
+                except ImageRejected as exc:
+                    reason = f"rejected: {_describe(candidate)}: {exc.message}"
+                    attempts.append(Attempt(step, "rejected", reason))
+                    continue
+                except ProviderError as exc:
+                    failed.append(scrub(exc.message, self.settings.secrets()))
+                    continue
+                checked = replace(
                     candidate,
-                    quality_score=combined_score(candidate.quality_score, info),
+                    quality_score=(
+                        combined_score(candidate.quality_score, info)
+                        if rescored
+                        else candidate.quality_score
+                    ),
                     image_hash=info.phash,
                     image_width=info.width,
                     image_height=info.height,
                 )
-            )
-        for reason in rejected:
-            attempts.append(Attempt(step, "rejected", reason))
-        if not passed and failed:
+            if best is None or checked.quality_score > best.quality_score:
+                best = checked
+        if best is None and failed:
             # Not a verdict on the picture: the step must not count as a clean miss.
             attempts.append(
                 Attempt(
@@ -387,7 +473,7 @@ class Resolver:
                 )
             )
             unavailable.append(step)
-        return passed
+        return best
 
     def _record(self, query: Query, candidate: Candidate) -> None:
         self.store.upsert(
@@ -518,13 +604,18 @@ def resolve_character(
 
 __all__ = [
     "GenerationBudget",
+    "PictureChecks",
     "ProviderUnavailable",
     "ResolutionPlan",
     "ResolveOptions",
     "Resolver",
+    "checks_from_flag",
+    "checks_picture",
     "close_resolver",
     "open_resolver",
+    "picture_checks",
     "provider_steps",
     "resolve_character",
+    "step_checks_pictures",
     "validate_query",
 ]

@@ -13,8 +13,12 @@ the same server.
 
 Scenario A: many characters per title, as real batches are. Scenario B: one character per title,
 every title distinct: caching removes nothing, the rate limit is the bottleneck, and the achieved
-request rate is compared with the limit. Memory: a large input, mostly answered from caches, with
-the subprocess's RSS sampled as it goes and its peak from wait4().
+request rate is compared with the limit. Scenario C: TV rows answered by a fake TVDB whose
+character artwork is checked by default (one download per picture, to the artwork host; a tenth of
+the artworks are dead, so the actor's TVDB photo is downloaded too), against the same rows with
+`--no-verify` in the same run. Every scenario reports API calls and picture downloads apart.
+Memory: a large input, mostly answered from caches, with the subprocess's RSS sampled as it goes
+and its peak from wait4().
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from tests.fakes.base import serve  # noqa: E402
+from tests.fakes.images import FakeImageHost, sharp_photo  # noqa: E402
 from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title  # noqa: E402
 from tests.fakes.tmdb import VALID_KEY  # noqa: E402
+from tests.fakes.tvdb import VALID_API_KEY, FakeTvdb, character  # noqa: E402
 
 
 def write_input(path: Path, titles: int, chars: int, repeats: int = 1) -> int:
@@ -65,22 +71,32 @@ def rss_kb(pid: int) -> int | None:
 
 
 def run_coverctl(
-    url: str, source: Path, home: Path, rows: int, *, rate: float, concurrency: int
+    url: str,
+    source: Path,
+    home: Path,
+    rows: int,
+    *,
+    rate: float,
+    concurrency: int,
+    env: dict[str, str] | None = None,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run `coverctl batch` as a subprocess: its summary, wall time, RSS samples and peak RSS
-    (from wait4, which reports that child's own maximum)."""
+    (from wait4, which reports that child's own maximum). `env` replaces the TMDB settings."""
     out = source.with_suffix(".out.jsonl")
+    providers = env or {"TMDB_API_URL": f"{url}/3", "TMDB_API_KEY": VALID_KEY}
     env = {
         **os.environ,
         "COVERCTL_HOME": str(home),
         "COVERCTL_STATIC_DIR": str(home / "static"),
-        "TMDB_API_URL": f"{url}/3",
-        "TMDB_API_KEY": VALID_KEY,
+        **providers,
         "COVERCTL_WEB_SEARCH": "0",
         "PYTHONPATH": str(ROOT),
     }
+    provider = "tvdb" if "TVDB_API_KEY" in providers else "tmdb"
     args = [sys.executable, "-m", "coverctl", "batch", str(source), "--out", str(out), "--json"]
-    args += ["--rate", f"tmdb={rate:g}", "--concurrency", str(concurrency), "--quiet"]
+    args += ["--rate", f"{provider}={rate:g}", "--concurrency", str(concurrency), "--quiet"]
+    args += list(extra)
     log = source.with_suffix(".log")
     started = time.perf_counter()
     with log.open("wb") as captured:
@@ -106,6 +122,12 @@ def run_coverctl(
         raise SystemExit(f"coverctl failed ({code}): {text[-2000:]}")
     summary = json.loads(text.strip().splitlines()[-1])
     return {"summary": summary, "wall": wall, "samples": samples, "peak_kb": usage.ru_maxrss}
+
+
+def calls_and_downloads(summary: dict[str, Any]) -> str:
+    """API calls and picture downloads of a run, apart (from its --json summary)."""
+    api = sum(summary["provider_calls"].values())
+    return f"{api} API calls, {summary.get('picture_downloads', 0)} picture downloads"
 
 
 def _lines(path: Path) -> int:
@@ -156,6 +178,8 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=300, help="scenario B rows (titles)")
     parser.add_argument("--design-rows", type=int, default=40, help="rows the design runs")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--tv-series", type=int, default=20, help="scenario C series (0: skip)")
+    parser.add_argument("--tv-chars", type=int, default=10, help="scenario C characters each")
     parser.add_argument("--memory-rows", type=int, default=0, help="e.g. 100000")
     parser.add_argument("--memory-only", action="store_true", help="skip scenarios A and B")
     options = parser.parse_args()
@@ -190,7 +214,8 @@ def main() -> None:
         print(
             f"  coverctl: {rows_a} rows in {sa['elapsed_s']:.1f} s = {coverctl_a:.1f} rows/s "
             f"(wall {a['wall']:.1f} s with start-up: {rows_a / a['wall']:.1f} rows/s); "
-            f"{calls_a} requests at {rate_a:.1f} req/s, {len(fake.rejections)} x 429"
+            f"{calls_a} requests at {rate_a:.1f} req/s, {len(fake.rejections)} x 429; "
+            f"{calls_and_downloads(sa)}"
         )
 
         # The design's schedule, on the same kind of rows and the same server.
@@ -223,12 +248,104 @@ def main() -> None:
         print(
             f"  coverctl: {rows_b} rows in {sb['elapsed_s']:.1f} s = {coverctl_b:.1f} rows/s; "
             f"{calls_b} requests at {rate_b:.1f} req/s = {rate_b / limit:.1%} of the limit, "
-            f"{len(fake.rejections) - rejected} x 429"
+            f"{len(fake.rejections) - rejected} x 429; {calls_and_downloads(sb)}"
         )
         print(f"  ratio coverctl / design: {coverctl_b / design_rate:.1f}x")
 
+    if options.tv_series:
+        tv_scenario(work, options)
+
     if options.memory_rows:
         memory(work, options)
+
+
+DEAD_ART_EVERY = 10  # one character artwork in ten is dead (404): the actor's photo is checked
+
+
+def synthetic_tvdb(series: int, chars: int) -> tuple[FakeTvdb, FakeImageHost, list[list[str]]]:
+    """A TVDB fake with `series` series of `chars` characters (relative artwork paths), their
+    artwork host, and one input row per character."""
+    fake = FakeTvdb()
+    art = FakeImageHost("artworks")
+    rows = []
+    catalogue = {}
+    for s in range(series):
+        series_id = 500_000 + s
+        cast = []
+        for k in range(chars):
+            person = 700_000 + s * 1000 + k
+            picture, photo = f"banners/char/{person}.jpg", f"banners/person/{person}.jpg"
+            if (s * chars + k) % DEAD_ART_EVERY:
+                art.add(picture, sharp_photo(300, 450, seed=person % 50))
+            art.add(photo, sharp_photo(300, 450, seed=person % 50 + 50))
+            name = character_name(s, k)
+            cast.append(
+                character(
+                    k + 1,
+                    name,
+                    f"Actor {s}-{k}",
+                    person,
+                    image=f"/{picture}",
+                    person_img=f"/{photo}",
+                    sort=k + 1,
+                )
+            )
+            rows.append([name, f"Series {s:05d}", "tv", str(len(rows) + 1)])
+        title = f"Series {s:05d}"
+        catalogue[series_id] = {
+            "name": title,
+            "slug": title.lower().replace(" ", "-"),
+            "year": "2010",
+            "aliases": [],
+            "translations": {"eng": title},
+            "characters": cast,
+        }
+    fake.series = catalogue
+    return fake, art, rows
+
+
+def tv_scenario(work: Path, options: argparse.Namespace) -> None:
+    """Scenario C: TVDB rows with the default picture checks, and the same with --no-verify."""
+    fake, art, rows = synthetic_tvdb(options.tv_series, options.tv_chars)
+    fake.latency = art.latency = options.latency
+    source = work / "c.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["character", "title", "media_type", "ticket"])
+        writer.writerows(rows)
+    print(
+        f"\nC: {len(rows)} TV rows, {options.tv_series} TVDB series x {options.tv_chars} "
+        f"characters, 1 artwork in {DEAD_ART_EVERY} dead"
+    )
+    with serve(fake, art, prefixes=("/tvdb", "/art")) as url:
+        env = {
+            "TVDB_API_URL": f"{url}/tvdb/v4",
+            "TVDB_ARTWORK_URL": f"{url}/art",
+            "TVDB_API_KEY": VALID_API_KEY,
+        }
+        results = {}
+        for label, extra in (("--no-verify", ("--no-verify",)), ("default checks", ())):
+            since = len(art.requests)
+            run = run_coverctl(
+                url,
+                source,
+                work / f"home-c{len(results)}",
+                len(rows),
+                rate=20,
+                concurrency=options.concurrency,
+                env=env,
+                extra=extra,
+            )
+            summary = run["summary"]
+            speed = summary["session_rows"] / summary["elapsed_s"]
+            results[label] = speed
+            print(
+                f"  {label}: {summary['session_rows']} rows in {summary['elapsed_s']:.1f} s = "
+                f"{speed:.1f} rows/s; {calls_and_downloads(summary)} "
+                f"(the artwork host saw {len(art.requests) - since})"
+            )
+    ratio = results["default checks"] / results["--no-verify"]
+    print(f"  ratio default checks / --no-verify: {ratio:.2f}x")
 
 
 def memory(work: Path, options: argparse.Namespace) -> None:
@@ -247,8 +364,8 @@ def memory(work: Path, options: argparse.Namespace) -> None:
     print(f"\nmemory: {rows} rows ({titles} titles x {chars} characters, {repeats} passes)")
     print(
         f"  {summary['session_rows']} rows in {summary['elapsed_s']:.1f} s = "
-        f"{summary['rows_per_s']:.0f} rows/s; {summary['provider_calls'].get('tmdb', 0)} "
-        f"requests; cache hit rate {summary['cache_hit_rate']:.1%}"
+        f"{summary['rows_per_s']:.0f} rows/s; {calls_and_downloads(summary)}; "
+        f"cache hit rate {summary['cache_hit_rate']:.1%}"
     )
     print(f"  RSS as rows were written: {samples}")
     print(f"  peak RSS: {result['peak_kb'] / 1024:.0f} MB")

@@ -12,9 +12,10 @@ from coverctl.config import KNOWN_VARIABLES, Settings
 from coverctl.http import RetryPolicy
 from coverctl.models import Query, Resolution
 from coverctl.resolver import ResolveOptions, Resolver, close_resolver, open_resolver
+from tests.fakes.images import FakeImageHost
 from tests.fakes.routing import HostRouter
 from tests.fakes.tmdb import VALID_KEY, FakeTmdb
-from tests.fakes.tvdb import VALID_API_KEY, FakeTvdb
+from tests.fakes.tvdb import ARTWORK_HOST, VALID_API_KEY, FakeTvdb, artwork_host
 
 pytest_plugins = ["tests.services"]
 
@@ -71,6 +72,12 @@ def tmdb() -> FakeTmdb:
 @pytest.fixture
 def tvdb() -> FakeTvdb:
     return FakeTvdb()
+
+
+@pytest.fixture
+def tvdb_art() -> FakeImageHost:
+    """TVDB's artwork host: a real picture at every path the TVDB fake lists."""
+    return artwork_host()
 
 
 @pytest.fixture
@@ -135,7 +142,9 @@ class ResolverHarness:
 
 @pytest.fixture
 def harness(
-    provider_settings: Settings, tmdb: FakeTmdb, tvdb: FakeTvdb
+    provider_settings: Settings, tmdb: FakeTmdb, tvdb: FakeTvdb, tvdb_art: FakeImageHost
 ) -> Iterator[ResolverHarness]:
-    router = HostRouter({"api.themoviedb.org": tmdb, "api4.thetvdb.com": tvdb})
+    router = HostRouter(
+        {"api.themoviedb.org": tmdb, "api4.thetvdb.com": tvdb, ARTWORK_HOST: tvdb_art}
+    )
     yield ResolverHarness(provider_settings, router)

@@ -12,14 +12,17 @@ from coverctl.errors import CredentialRejected
 from coverctl.models import Query
 from coverctl.sources.hardcover import is_auth_error
 from coverctl.store.db import ImageStore
-from tests.fakes.base import parse_json_body, serve
+from tests.fakes.base import FakeService, parse_json_body, serve
 from tests.fakes.hardcover import (
+    COVER_HOST,
     EXPIRED_TOKEN,
     THROTTLED_BODY,
     VALID_TOKEN,
     FakeHardcover,
     cover,
+    cover_host,
 )
+from tests.fakes.images import FakeImageHost
 from tests.resolving import FAST_RATES, SourceHarness
 
 DUNE = Query("Paul Atreides", "Dune", None, "book")
@@ -31,9 +34,20 @@ def hardcover() -> FakeHardcover:
 
 
 @pytest.fixture
-def books(make_settings: Callable[..., Settings], hardcover: FakeHardcover) -> SourceHarness:
+def covers() -> FakeImageHost:
+    return cover_host()
+
+
+@pytest.fixture
+def routes(hardcover: FakeHardcover, covers: FakeImageHost) -> dict[str, FakeService]:
+    """The API and its cover host (covers are checked before they are served)."""
+    return {"api.hardcover.app": hardcover, COVER_HOST: covers}
+
+
+@pytest.fixture
+def books(make_settings: Callable[..., Settings], routes: dict[str, FakeService]) -> SourceHarness:
     settings = make_settings(HARDCOVER_API_KEY=VALID_TOKEN, COVERCTL_WEB_SEARCH="0", **FAST_RATES)
-    return SourceHarness(settings, {"api.hardcover.app": hardcover})
+    return SourceHarness(settings, routes)
 
 
 def test_book_character_gets_the_cover_with_hardcover_quality(
@@ -78,12 +92,14 @@ def test_book_media_type_spends_no_character_request(
 
 
 def test_token_pasted_with_its_bearer_prefix_is_sent_once(
-    make_settings: Callable[..., Settings], hardcover: FakeHardcover
+    make_settings: Callable[..., Settings],
+    hardcover: FakeHardcover,
+    routes: dict[str, FakeService],
 ) -> None:
     settings = make_settings(
         HARDCOVER_API_KEY=f"Bearer {VALID_TOKEN}", COVERCTL_WEB_SEARCH="0", **FAST_RATES
     )
-    result = SourceHarness(settings, {"api.hardcover.app": hardcover}).resolve(DUNE)
+    result = SourceHarness(settings, routes).resolve(DUNE)
     assert result.status == "resolved"
     assert hardcover.requests[0].headers["authorization"] == f"Bearer {VALID_TOKEN}"
 
@@ -169,10 +185,12 @@ def test_characters_of_one_book_cost_one_search(
 
 
 def test_expired_token_in_graphql_errors_is_credential_rejected(
-    make_settings: Callable[..., Settings], hardcover: FakeHardcover
+    make_settings: Callable[..., Settings],
+    hardcover: FakeHardcover,
+    routes: dict[str, FakeService],
 ) -> None:
     settings = make_settings(HARDCOVER_API_KEY=EXPIRED_TOKEN, COVERCTL_WEB_SEARCH="0")
-    harness = SourceHarness(settings, {"api.hardcover.app": hardcover})
+    harness = SourceHarness(settings, routes)
     with pytest.raises(CredentialRejected) as caught:
         harness.resolve(DUNE)
     assert caught.value.exit_code == 4
@@ -182,11 +200,13 @@ def test_expired_token_in_graphql_errors_is_credential_rejected(
 
 
 def test_wrong_token_http_401_is_credential_rejected(
-    make_settings: Callable[..., Settings], hardcover: FakeHardcover
+    make_settings: Callable[..., Settings],
+    hardcover: FakeHardcover,
+    routes: dict[str, FakeService],
 ) -> None:
     settings = make_settings(HARDCOVER_API_KEY="not-a-token", COVERCTL_WEB_SEARCH="0")
     with pytest.raises(CredentialRejected) as caught:
-        SourceHarness(settings, {"api.hardcover.app": hardcover}).resolve(DUNE)
+        SourceHarness(settings, routes).resolve(DUNE)
     assert "Unable to verify token" in str(caught.value)
     assert "not-a-token" not in str(caught.value)
 

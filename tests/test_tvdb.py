@@ -173,11 +173,13 @@ def test_null_character_fields_are_tolerated(harness: ResolverHarness, tvdb: Fak
 
 
 def test_token_of_another_api_key_is_never_reused(
-    make_settings, tvdb: FakeTvdb, tmdb: FakeTmdb
+    make_settings, tvdb: FakeTvdb, tmdb: FakeTmdb, tvdb_art
 ) -> None:  # type: ignore[no-untyped-def]
     from tests.fakes.routing import HostRouter
 
-    router = HostRouter({"api4.thetvdb.com": tvdb, "api.themoviedb.org": tmdb})
+    router = HostRouter(
+        {"api4.thetvdb.com": tvdb, "api.themoviedb.org": tmdb, "artworks.thetvdb.com": tvdb_art}
+    )
     first = make_settings(TVDB_API_KEY=tvdb.api_key, COVERCTL_WEB_SEARCH="0")
     ResolverHarness(first, router).resolve(WALTER)
     tvdb.api_key = "another-account-key"

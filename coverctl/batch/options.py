@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coverctl.constants import PictureChecks
 from coverctl.errors import UsageError
 
 DEFAULT_CONCURRENCY = 32
@@ -27,7 +28,9 @@ class BatchOptions:
     refresh: bool = False
     network: bool = True
     generate: bool = False
-    verify: bool = False  # download and check each provider picture before accepting it
+    # Whose pictures are checked before an answer is accepted (resolver.ResolveOptions.verify):
+    # "default" (TVDB, Hardcover, web search), "all" (--verify) or "none" (--no-verify).
+    verify: PictureChecks | str | bool = PictureChecks.DEFAULT
     max_generations: int | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     ordered: bool = True
@@ -42,6 +45,9 @@ class BatchOptions:
         return self.window or max(16 * self.concurrency, 256)
 
     def validate(self) -> None:
+        from coverctl.resolver import picture_checks
+
+        self.verify = picture_checks(self.verify)  # UsageError for an unknown policy
         if self.fmt not in {"jsonl", "csv"}:
             raise UsageError(f"--format must be jsonl or csv, got {self.fmt!r}.")
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

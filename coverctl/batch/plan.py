@@ -5,6 +5,12 @@ first (override files, stored AI images, the resolution cache). What is left is 
 provider calls each step makes per title (TMDB: a search and a details-with-credits request) or
 per question (web search, generation), and timed at the configured rates: providers are paced
 independently, so the slowest one sets the time.
+
+Picture downloads are counted apart from API calls: one per question whose answer comes from a
+source whose picture is checked (`resolver.step_checks_pictures`: TVDB and Hardcover by default,
+every source with --verify, none but web search with --no-verify), more at most (TVDB's actor
+photo when the artwork is broken, each web result checked). They go to the image hosts, each
+paced by its own gate at the `image_fetch` rate, never to the API's.
 """
 
 from __future__ import annotations
@@ -20,10 +26,21 @@ import httpx
 from coverctl.batch.engine import CAST_STEPS, query_key
 from coverctl.batch.options import BatchOptions
 from coverctl.config import Settings
+from coverctl.constants import PictureChecks
 from coverctl.errors import CoverctlError
 from coverctl.inputs import RowStream
 from coverctl.names import normalize
-from coverctl.resolver import ResolveOptions, Resolver, close_resolver, open_resolver
+from coverctl.resolver import (
+    STEP_SOURCE,
+    ResolveOptions,
+    Resolver,
+    close_resolver,
+    open_resolver,
+    picture_checks,
+    provider_steps,
+    step_checks_pictures,
+)
+from coverctl.sources.imagecheck import IMAGE_FETCH_PROVIDER
 
 # step -> (provider, what the calls are shared by, calls expected, calls at most)
 STEP_CALLS: dict[str, tuple[str, str, int, int]] = {
@@ -33,6 +50,16 @@ STEP_CALLS: dict[str, tuple[str, str, int, int]] = {
     "hardcover": ("hardcover", "title", 1, 2),
     "web_search": ("duckduckgo", "query", 2, 2),
     "generate": ("replicate", "query", 1, 1),
+}
+# step -> (picture downloads for a question it answers, at most) when its pictures are checked;
+# None: the web search's own limit (websearch.MAX_CHECKED, read when the step is planned).
+PICTURE_DOWNLOADS: dict[str, tuple[int, int | None]] = {
+    "tmdb_movie": (1, 1),
+    "tmdb_tv": (1, 1),
+    "tvdb": (1, 2),  # the character artwork, then the actor's photo when the artwork is broken
+    "hardcover": (1, 1),
+    "web_search": (1, None),
+    "generate": (1, 1),  # the generated picture is always checked before it is stored
 }
 MAX_ERRORS_SHOWN = 10
 
@@ -58,15 +85,22 @@ class BatchPlan:
     to_resolve: int = 0  # distinct questions that need providers
     expected_calls: Counter[str] = field(default_factory=Counter)  # first source answers
     max_calls: Counter[str] = field(default_factory=Counter)  # every source is asked
+    # Picture downloads by source label (each source's pictures come from its own image host).
+    picture_checks: str = PictureChecks.DEFAULT.value
+    expected_downloads: Counter[str] = field(default_factory=Counter)
+    max_downloads: Counter[str] = field(default_factory=Counter)
     rates: dict[str, float] = field(default_factory=dict)
     generations: int = 0  # at most: a generation runs only when every other source fails
     generation_cost: str | None = None  # estimate for `generations`, with --generate
     notices: list[str] = field(default_factory=list)
 
-    def seconds(self, calls: Counter[str]) -> float:
-        return max(
-            (count / self.rates.get(p, 10.0) for p, count in calls.items() if count), default=0.0
-        )
+    def seconds(self, calls: Counter[str], downloads: Counter[str] | None = None) -> float:
+        """The time `calls` take at the configured rates, and `downloads` at the image hosts'
+        rate (each source's host paced apart): gates run side by side, the slowest sets it."""
+        download_rate = self.rates.get(IMAGE_FETCH_PROVIDER, 10.0)
+        api = (count / self.rates.get(p, 10.0) for p, count in calls.items() if count)
+        pictures = (count / download_rate for count in (downloads or Counter()).values() if count)
+        return max((*api, *pictures), default=0.0)
 
     @property
     def cached_hits(self) -> int:
@@ -89,8 +123,13 @@ class BatchPlan:
             "expected_calls": dict(self.expected_calls),
             "max_calls": dict(self.max_calls),
             "rates": dict(self.rates),
-            "expected_seconds": round(self.seconds(self.expected_calls), 1),
-            "max_seconds": round(self.seconds(self.max_calls), 1),
+            "picture_checks": self.picture_checks,
+            "expected_downloads": dict(self.expected_downloads),
+            "max_downloads": dict(self.max_downloads),
+            "expected_seconds": round(
+                self.seconds(self.expected_calls, self.expected_downloads), 1
+            ),
+            "max_seconds": round(self.seconds(self.max_calls, self.max_downloads), 1),
             "generations": self.generations,
             "generation_cost": self.generation_cost,
             "notices": list(self.notices),
@@ -115,9 +154,13 @@ async def _plan(
     stream: RowStream, settings: Settings, options: BatchOptions, transport: Any
 ) -> BatchPlan:
     resolver = open_resolver(settings, refresh=options.refresh, transport=transport)
-    plan = BatchPlan(rates=dict(settings.rates))
+    checks = picture_checks(options.verify)
+    plan = BatchPlan(rates=dict(settings.rates), picture_checks=checks.value)
     resolve_options = ResolveOptions(
-        refresh=options.refresh, network=options.network, generate=options.generate
+        refresh=options.refresh,
+        network=options.network,
+        generate=options.generate,
+        verify=checks,
     )
     seen_queries: set[int] = set()
     seen_titles: set[int] = set()
@@ -132,6 +175,11 @@ async def _plan(
                 title = row.title_only
                 steps = [s for s in CAST_STEPS.get(title.media_type, ()) if _runnable(resolver, s)]
                 _price(plan, steps, title.title, title.year, None, priced, seen_titles)
+                # Each listed role is then resolved as a question of its own.
+                roles = provider_steps(title.media_type, generate=False)
+                roles = [s for s in roles if _runnable(resolver, s)]
+                for _ in range(options.cast or 0):
+                    _price_downloads(plan, roles, checks)
                 continue
             if row.query is None:
                 _error(plan, row.error or f"Row {row.row} is not valid.")
@@ -156,6 +204,7 @@ async def _plan(
                 continue
             query = result.query
             _price(plan, result.steps, query.title, query.year, key, priced, seen_titles)
+            _price_downloads(plan, result.steps, checks)
             if "generate" in result.steps:
                 generations += 1
     finally:
@@ -205,3 +254,21 @@ def _price(
         plan.max_calls[provider] += at_most
         if index == 0:
             plan.expected_calls[provider] += expected
+
+
+def _price_downloads(plan: BatchPlan, steps: list[str], checks: PictureChecks) -> None:
+    """The picture downloads one question costs: its first step's when that step's pictures are
+    checked (expected), every checked step's at most. Verdicts are cached by URL, so a question
+    asked again costs none; generation always checks its picture."""
+    for index, step in enumerate(steps):
+        if step != "generate" and not step_checks_pictures(step, checks):
+            continue
+        expected, at_most = PICTURE_DOWNLOADS.get(step, (1, 1))
+        if at_most is None:
+            from coverctl.sources.websearch import MAX_CHECKED  # planned: the module is there
+
+            at_most = MAX_CHECKED
+        source = STEP_SOURCE.get(step, step)
+        plan.max_downloads[source] += at_most
+        if index == 0:
+            plan.expected_downloads[source] += expected

@@ -19,6 +19,7 @@ from coverctl.batch.options import DEFAULT_CONCURRENCY, BatchOptions
 from coverctl.batch.resume import RowSet, input_identity, run_id_for, scan_output
 from coverctl.batch.summary import BatchSummary
 from coverctl.config import Settings
+from coverctl.constants import PictureChecks
 from coverctl.errors import CoverctlError, UsageError
 from coverctl.inputs import RowStream
 from coverctl.output import CAST_COLUMNS, ResultWriter
@@ -28,6 +29,7 @@ from coverctl.resolver import (
     Resolver,
     close_resolver,
     open_resolver,
+    picture_checks,
 )
 from coverctl.store.progress import FINISHED, INTERRUPTED, RUNNING, ProgressStore, run_lock
 
@@ -60,6 +62,9 @@ def resume_command(path: Path, options: BatchOptions) -> str:
         parts.append("--unordered")
     if options.cast is not None:
         parts += ["--cast", str(options.cast)]
+    checks = picture_checks(options.verify)
+    if checks is not PictureChecks.DEFAULT:
+        parts.append("--verify" if checks is PictureChecks.ALL else "--no-verify")
     if options.generate:
         parts.append("--generate")
     if options.max_generations is not None:

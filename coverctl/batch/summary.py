@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coverctl.errors import ExitCode
+from coverctl.sources.imagecheck import image_host_of
 
 STATUSES = ("resolved", "not_found", "error")
 
@@ -63,7 +64,22 @@ class BatchSummary:
 
     @property
     def provider_calls(self) -> dict[str, int]:
-        return {name: stats["requests"] for name, stats in self.providers.items()}
+        """API requests per provider (picture downloads are counted apart)."""
+        return {
+            name: stats["requests"]
+            for name, stats in self.providers.items()
+            if image_host_of(name) is None
+        }
+
+    @property
+    def picture_downloads_by_host(self) -> dict[str, int]:
+        """Picture downloads (image checks) per image host."""
+        hosts = {image_host_of(name): stats["requests"] for name, stats in self.providers.items()}
+        return {host: count for host, count in hosts.items() if host is not None}
+
+    @property
+    def picture_downloads(self) -> int:
+        return sum(self.picture_downloads_by_host.values())
 
     @property
     def breaker_opened(self) -> list[str]:
@@ -110,6 +126,8 @@ class BatchSummary:
             ),
             "deduplicated": self.deduplicated,
             "provider_calls": self.provider_calls,
+            "picture_downloads": self.picture_downloads,
+            "picture_downloads_by_host": self.picture_downloads_by_host,
             "providers": self.providers,
             "breaker_opened": self.breaker_opened,
             "generations": self.generations,

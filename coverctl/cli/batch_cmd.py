@@ -62,8 +62,13 @@ def register(app: typer.Typer) -> None:
             False, "--no-network", help="Only local files, the store and the cache."
         ),
         generate: bool = typer.Option(False, "--generate", help="Allow AI generation (costs)."),
-        verify: bool = typer.Option(
-            False, "--verify", help="Download and check each provider picture before accepting it."
+        verify: bool | None = typer.Option(
+            None,
+            "--verify/--no-verify",
+            help="--verify: check every source's picture (TMDB's too) before accepting it. "
+            "--no-verify: check none but web search results (always checked: strangers' "
+            "pictures). Default: check TVDB and Hardcover pictures, often dead or truncated.",
+            show_default=False,
         ),
         max_generations: int | None = typer.Option(
             None, "--max-generations", help="With --generate: at most N generations."
@@ -81,6 +86,7 @@ def register(app: typer.Typer) -> None:
         """Resolve every row of a CSV/JSONL file, streaming results as JSONL or CSV."""
         from coverctl.batch import BatchOptions
         from coverctl.cli.common import load_settings
+        from coverctl.resolver import checks_from_flag
 
         if input_format not in {None, "csv", "jsonl"}:
             raise UsageError(f"--input-format must be csv or jsonl, got {input_format!r}.")
@@ -92,7 +98,7 @@ def register(app: typer.Typer) -> None:
             refresh=refresh,
             network=not no_network,
             generate=generate,
-            verify=verify,
+            verify=checks_from_flag(verify),
             max_generations=max_generations,
             concurrency=concurrency,
             ordered=not unordered,
@@ -222,14 +228,35 @@ def _dry_run(file: Path, settings: Any, options: Any, as_json: bool, quiet: bool
             str(plan.max_calls.get(provider, 0)),
         )
     console.print(calls)
+    console.print(_downloads_line(plan), markup=False, highlight=False)
+    expected = plan.seconds(plan.expected_calls, plan.expected_downloads)
+    at_most = plan.seconds(plan.max_calls, plan.max_downloads)
     console.print(
-        f"expected time at these rates: {_duration(plan.seconds(plan.expected_calls))} "
-        f"(at most {_duration(plan.seconds(plan.max_calls))}); "
+        f"expected time at these rates: {_duration(expected)} (at most {_duration(at_most)}); "
         "'expected' assumes the first source answers, 'at most' that every source is asked."
     )
     for message in plan.errors:
         console.print(f"  {message}", markup=False, highlight=False)
     return code
+
+
+_CHECKS_SAID = {
+    "default": "TVDB, Hardcover and web pictures",
+    "all": "every picture, --verify",
+    "none": "web pictures only, --no-verify",
+}
+
+
+def _downloads_line(plan: Any) -> str:
+    """Picture downloads (to the image hosts, apart from the API calls above)."""
+    expected = sum(plan.expected_downloads.values())
+    at_most = sum(plan.max_downloads.values())
+    line = f"picture checks ({_CHECKS_SAID.get(plan.picture_checks, plan.picture_checks)}): "
+    line += f"~{expected} downloads expected, at most {at_most}"
+    if at_most:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(plan.max_downloads.items()))
+        line += f" ({parts}); each image host is paced on its own, apart from the APIs"
+    return line
 
 
 def _duration(seconds: float) -> str:
@@ -264,23 +291,13 @@ def _print_summary(summary: Any, console: Any) -> None:
         for source, count in summary.sources.most_common():
             sources.add_row(source, str(count))
         console.print(sources)
-    if summary.providers:
-        providers = Table(title="providers (this session)")
-        for column in ("provider", "calls", "429s", "retries", "failures", "circuit"):
-            providers.add_column(column, justify="left" if column == "provider" else "right")
-        for name, stats in summary.providers.items():
-            circuit = "open now" if stats["circuit_open"] else "closed"
-            if stats["breaker_opened"]:
-                circuit += f" (opened {stats['breaker_opened']}x)"
-            providers.add_row(
-                name,
-                str(stats["requests"]),
-                str(stats["rate_limited"]),
-                str(stats["retries"]),
-                str(stats["failures"]),
-                circuit,
-            )
-        console.print(providers)
+    apis = {n: s for n, s in summary.providers.items() if n in summary.provider_calls}
+    hosts = {n: s for n, s in summary.providers.items() if n not in summary.provider_calls}
+    if apis:
+        console.print(_gate_table("providers (this session)", "provider", "calls", apis))
+    if hosts:
+        title = f"picture downloads (this session): {summary.picture_downloads}"
+        console.print(_gate_table(title, "image host", "downloads", hosts))
     if summary.unavailable:
         parts = ", ".join(f"{k} ({v} rows)" for k, v in summary.unavailable.most_common())
         console.print(f"unavailable sources: {parts}")
@@ -294,6 +311,30 @@ def _print_summary(summary: Any, console: Any) -> None:
         console.print(f"AI generations: {summary.generations}")
     if summary.out and summary.out != "-":
         console.print(f"results: {summary.out}")
+
+
+def _gate_table(title: str, what: str, requests: str, gates: dict[str, Any]) -> Any:
+    """One row per gate (an API, or an image host): requests, 429s, retries, failures, circuit."""
+    from rich.table import Table
+
+    from coverctl.sources.imagecheck import image_host_of
+
+    table = Table(title=title)
+    for column in (what, requests, "429s", "retries", "failures", "circuit"):
+        table.add_column(column, justify="left" if column == what else "right")
+    for name, stats in gates.items():
+        circuit = "open now" if stats["circuit_open"] else "closed"
+        if stats["breaker_opened"]:
+            circuit += f" (opened {stats['breaker_opened']}x)"
+        table.add_row(
+            image_host_of(name) or name,
+            str(stats["requests"]),
+            str(stats["rate_limited"]),
+            str(stats["retries"]),
+            str(stats["failures"]),
+            circuit,
+        )
+    return table
 
 
 def _write_metrics(summary: Any, path: Path) -> None:

@@ -29,10 +29,15 @@ def register(app: typer.Typer) -> None:
         generate: bool = typer.Option(
             False, "--generate", help="Generate an AI image when nothing else is found (costs)."
         ),
-        verify: bool = typer.Option(
-            False,
-            "--verify",
-            help="Download and check each provider's picture before accepting it.",
+        verify: bool | None = typer.Option(
+            None,
+            "--verify/--no-verify",
+            help="--verify: download and check every source's picture before accepting it "
+            "(TMDB's too; the score then reflects the picture). --no-verify: check none "
+            "(faster, but a dead TVDB artwork or Hardcover cover may be served); web search "
+            "results are always checked, they are strangers' pictures. Default: check the "
+            "pictures of TVDB and Hardcover, whose URLs are often dead or truncated.",
+            show_default=False,
         ),
         explain: bool = typer.Option(False, "--explain", help="Show every source tried and why."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -42,12 +47,20 @@ def register(app: typer.Typer) -> None:
 
         from coverctl.cli.common import load_settings, print_json, print_notices
         from coverctl.models import Query
-        from coverctl.resolver import ResolveOptions, close_resolver, open_resolver
+        from coverctl.resolver import (
+            ResolveOptions,
+            checks_from_flag,
+            close_resolver,
+            open_resolver,
+        )
 
         settings = load_settings()
         query = Query(character, title, year, media_type, actor)
         options = ResolveOptions(
-            refresh=refresh, network=not no_network, generate=generate, verify=verify
+            refresh=refresh,
+            network=not no_network,
+            generate=generate,
+            verify=checks_from_flag(verify),
         )
 
         async def run():

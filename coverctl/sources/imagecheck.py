@@ -1,11 +1,14 @@
 """Downloading a candidate picture and checking it before it is accepted.
 
-Used by the resolver's `--verify`, by web image search (always: every result is a stranger's
-picture) and by AI generation (the output is checked before it is stored).
+Used by the resolver's picture checks (by default the pictures of sources whose URLs are often
+dead, constants.PICTURE_TRUST; every picture with `--verify`), by web image search (always: every
+result is a stranger's picture) and by AI generation (the output is checked before it is stored).
 
-- Downloads go through the shared client under their own provider name, ``image_fetch``, so they
-  are paced apart from the APIs, with a short timeout and a size cap (``images.MAX_IMAGE_BYTES``):
-  the body is streamed and cut off past the cap, never buffered whole.
+- Downloads go through the shared client under a gate of their own per image host,
+  ``image_fetch:<host>`` (rate ``image_fetch``, at most ``IMAGE_HOST_CONCURRENCY`` in flight), so
+  they never wait on an API's pacing or Retry-After pause and a dead image host never opens an
+  API's breaker; with a short timeout and a size cap (``images.MAX_IMAGE_BYTES``): the body is
+  streamed and cut off past the cap, never buffered whole.
 - Only http(s) URLs. An untrusted URL (a web search result) may not name ``localhost`` or a
   loopback, private, link-local or reserved address: literal addresses are checked as they are,
   host names are resolved first (every address must be public, as for `dead-links`), and
@@ -41,6 +44,13 @@ MAX_IMAGE_REDIRECTS: Final = 3
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 IMAGE_FETCH_TIMEOUT: Final = 8.0  # seconds; an image host slower than this is not worth waiting
 _VERDICT_NAMESPACE: Final = "image-check"
+
+
+def image_host_of(gate: str) -> str | None:
+    """The image host a gate name such as "image_fetch:artworks.thetvdb.com" paces picture
+    downloads for; None for an API's gate ("tvdb")."""
+    family, _, host = gate.partition(":")
+    return host if family == IMAGE_FETCH_PROVIDER and host else None
 
 
 def image_use(source: str) -> Use:
@@ -161,7 +171,8 @@ async def check_image(
     ctx: SourceContext, url: str, use: Use, *, untrusted: bool = False
 ) -> ImageInfo:
     """The measurements of the picture at `url`, from the 24 h verdict cache or downloaded and
-    checked now. Raises ImageRejected (cached too) or ProviderError (not cached)."""
+    checked now. Raises ImageRejected (cached too) or ProviderError (not cached). Concurrent
+    checks of one URL share one download (rows of a batch often share a picture)."""
     from coverctl.images import ImageInfo
     from coverctl.store.cache import cache_key
 
@@ -172,10 +183,15 @@ async def check_image(
             raise ImageRejected(verdict["rejected"])
         if isinstance(verdict.get("info"), dict):
             return ImageInfo(**verdict["info"])
-    try:
-        _, info = await fetch_and_inspect(ctx, url, use, untrusted=untrusted)
-    except ImageRejected as exc:
-        ctx.cache.set("response", key, {"rejected": exc.message}, tag=IMAGE_FETCH_PROVIDER)
-        raise
-    ctx.cache.set("response", key, {"info": dataclasses.asdict(info)}, tag=IMAGE_FETCH_PROVIDER)
-    return info
+
+    async def download_and_judge() -> ImageInfo:
+        try:
+            _, info = await fetch_and_inspect(ctx, url, use, untrusted=untrusted)
+        except ImageRejected as exc:
+            ctx.cache.set("response", key, {"rejected": exc.message}, tag=IMAGE_FETCH_PROVIDER)
+            raise
+        passed = {"info": dataclasses.asdict(info)}
+        ctx.cache.set("response", key, passed, tag=IMAGE_FETCH_PROVIDER)
+        return info
+
+    return await ctx.http.single_flight(key, download_and_judge)

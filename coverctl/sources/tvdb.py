@@ -238,23 +238,33 @@ class TvdbSource:
             external_id=chosen["character_id"] or chosen["id"],
         )
         artwork = ctx.settings.tvdb_artwork_url
-        image = normalize_tvdb_image(chosen["image"], artwork)
-        quality = QualityScore.TVDB_CHARACTER
-        if image is None:
-            image = normalize_tvdb_image(chosen["person_image"], artwork)
-            quality = QualityScore.TVDB_ACTOR_PHOTO
-        if image is None:
+        # Best first: the character's artwork, then the actor's TVDB photo. Both are offered, so
+        # when the artwork turns out dead or truncated (the resolver checks TVDB's pictures) the
+        # photo is tried before the cascade leaves TVDB.
+        pictures = [
+            (normalize_tvdb_image(chosen["image"], artwork), QualityScore.TVDB_CHARACTER),
+            (normalize_tvdb_image(chosen["person_image"], artwork), QualityScore.TVDB_ACTOR_PHOTO),
+        ]
+        offered: dict[str, int] = {}
+        for url, quality in pictures:
+            if url is not None and url not in offered:
+                offered[url] = quality
+        if not offered:
             return SourceAnswer.none(
                 f"found {chosen['person'] or 'an actor'} as {chosen['name']!r} "
                 "but TVDB has no picture of them"
             )
-        candidate = Candidate(
-            image_url=image,
-            source=Source.TVDB,
-            quality_score=quality,
-            matched=match,
-            media_type=MediaType.TV,
-            year=title_match.candidate.year,
-            title=title_match.candidate.titles[0],
+        return SourceAnswer(
+            [
+                Candidate(
+                    image_url=url,
+                    source=Source.TVDB,
+                    quality_score=quality,
+                    matched=match,
+                    media_type=MediaType.TV,
+                    year=title_match.candidate.year,
+                    title=title_match.candidate.titles[0],
+                )
+                for url, quality in offered.items()
+            ]
         )
-        return SourceAnswer([candidate])

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.fakes.base import FakeService, UnexpectedRequest, json_response, parse_json_body
+from tests.fakes.images import FakeImageHost, sharp_photo
 
 VALID_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjb3ZlcmN0bC10ZXN0In0.aGFyZGNvdmVyLXRlc3Q"
 EXPIRED_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE2MDAwMDAwMDB9.ZXhwaXJlZC10b2tlbg"
@@ -226,3 +227,14 @@ class FakeHardcover(FakeService):
         self.searches.append((kind, q))
         results = typesense(docs, q, per_page, kind.capitalize())
         return json_response(200, {"data": {"search": {"results": results}}})
+
+
+def cover_host(books: list[dict[str, Any]] = BOOKS) -> FakeImageHost:
+    """Hardcover's cover host serving a real poster-shaped picture for every cover `books` list;
+    any other path is a 404 HTML page."""
+    host = FakeImageHost(COVER_HOST)
+    for index, doc in enumerate(books):
+        image = doc.get("image")
+        if isinstance(image, dict) and isinstance(image.get("url"), str):
+            host.add(httpx.URL(image["url"]).path, sharp_photo(400, 600, seed=100 + index))
+    return host

@@ -7,12 +7,15 @@ import json
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from tests.fakes.base import FakeService, json_response, parse_json_body
+from tests.fakes.images import FakeImageHost, sharp_photo
 
 VALID_API_KEY = "tvdb-key-5f2c9a1e-7d3b-4c8e-9a6f-2b1d0e4c8a7f"
+ARTWORK_HOST = "artworks.thetvdb.com"
 UNAUTHORIZED_BODY = {"status": "failure", "message": "Unauthorized", "data": None}
 
 
@@ -215,3 +218,27 @@ class FakeTvdb(FakeService):
             "image": f"https://artworks.thetvdb.com/banners/posters/{match['id']}-1.jpg",
         }
         return json_response(200, {"status": "success", "data": data})
+
+
+def artwork_path(value: Any) -> str | None:
+    """The path on the artwork host of a TVDB image field as the fake lists it (relative paths,
+    absolute URLs and the doubled prefix alike), or None for an empty field."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value[value.rfind("https://") :] if "https://" in value else value
+    return urlsplit(value).path.lstrip("/")
+
+
+def artwork_host(series: dict[int, dict[str, Any]] = SERIES) -> FakeImageHost:
+    """artworks.thetvdb.com serving a real picture for every character artwork and person photo
+    `series` lists (a different picture each); any other path is a 404 HTML page."""
+    host = FakeImageHost(ARTWORK_HOST)
+    seed = 10
+    for record in series.values():
+        for item in record["characters"]:
+            for field in ("image", "personImgURL"):
+                path = artwork_path(item.get(field))
+                if path and path not in host.files:
+                    seed += 1
+                    host.add(path, sharp_photo(300, 450, seed=seed))
+    return host
