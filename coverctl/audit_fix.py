@@ -8,8 +8,8 @@ answer that itself looks wrongly sourced is never taken. A replaced row is delet
 answer lives in another row (another source). Nothing found, or an answer that is no better,
 leaves the row as it was.
 
-The resolver records what it finds; here that write is held back (:class:`_HeldWrites`) until
-the decision, so a worse answer never touches the store.
+The resolver is asked not to record what it finds (``ResolveOptions(record=False)``): the answer
+is written only once it is judged better, so a worse answer never touches the store.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from coverctl.audit import (
 )
 from coverctl.config import Settings
 from coverctl.errors import ConfigError, CoverctlError
-from coverctl.store.db import ImageRecord, ImageStore
+from coverctl.store.db import ImageStore
 
 __all__ = ["FixOutcome", "FixReport", "fix_findings"]
 
@@ -87,23 +87,6 @@ class FixReport:
             "skipped": self.skipped,
             "changes": [o.to_json() for o in self.outcomes],
         }
-
-
-class _HeldWrites(ImageStore):
-    """The real store for reading; the resolver's upserts are held back, not written.
-
-    Shares the real store's connection (no ``ImageStore.__init__``). ``--fix`` decides per row
-    whether the new answer is better and only then writes the resolver's record itself.
-    """
-
-    def __init__(self, inner: ImageStore) -> None:  # shares inner's connection: no super()
-        self.path = inner.path
-        self.db = inner.db
-        self.held: dict[tuple[str, str, str], ImageRecord] = {}
-
-    def upsert(self, record: ImageRecord) -> str:
-        self.held[(record.character_key, record.title_key, record.source)] = record
-        return ""
 
 
 def _query_of(finding: Finding) -> tuple[str, str, int | None, str | None]:
@@ -164,8 +147,6 @@ async def fix_findings(
 
     hosts = ProviderHosts.from_settings(settings)
     resolver = open_resolver(settings, refresh=True, transport=transport, policy=policy)
-    held = _HeldWrites(resolver.store)
-    resolver.store = held
     gate = asyncio.Semaphore(concurrency)
 
     async def resolve(key: tuple[str, str, int | None, str | None]) -> tuple[Any, str | None]:
@@ -173,7 +154,9 @@ async def fix_findings(
         async with gate:
             try:
                 query = Query(name, title, year, media)
-                return await resolver.resolve(query, ResolveOptions(refresh=True)), None
+                return await resolver.resolve(
+                    query, ResolveOptions(refresh=True, record=False)
+                ), None
             except ConfigError:
                 raise
             except CoverctlError as exc:
@@ -184,8 +167,6 @@ async def fix_findings(
     finally:
         report.notices.extend(resolver.notices)
         await close_resolver(resolver)
-
-    from coverctl.names import normalize
 
     for rows, (resolution, error) in zip(groups.values(), answers, strict=True):
         if error is not None or resolution is None:
@@ -198,7 +179,6 @@ async def fix_findings(
             report.outcomes.extend(FixOutcome(f, "not_found", f"Kept: {reason}") for f in rows)
             continue
         report.sources[candidate.source] += 1
-        keys = (normalize(resolution.query.character_name), normalize(resolution.query.title))
         new_id: str | None = None
         for finding in rows:
             verdict, reason = _decide(
@@ -214,30 +194,25 @@ async def fix_findings(
             )
             if verdict == "replaced":
                 if new_id is None:
-                    new_id = _store_answer(store, held, keys, candidate)
-                if new_id is None:
-                    outcome.outcome = "error"
-                    outcome.reason = "The new answer could not be stored."
-                else:
-                    if new_id != finding.row_id:
-                        store.delete(finding.row_id)  # superseded by the better row
-                    outcome.new_row_id = new_id
+                    new_id = _store_answer(store, resolution.query, candidate)
+                if new_id != finding.row_id:
+                    store.delete(finding.row_id)  # superseded by the better row
+                outcome.new_row_id = new_id
             report.outcomes.append(outcome)
     return report
 
 
-def _store_answer(
-    store: ImageStore, held: _HeldWrites, keys: tuple[str, str], candidate: Any
-) -> str | None:
-    """Write the resolver's held record of ``candidate``; returns the row id.
+def _store_answer(store: ImageStore, query: Any, candidate: Any) -> str:
+    """Store ``candidate`` as the answer to ``query``; returns the row id.
 
-    An answer the resolver read from the store (a stored AI image) has no record: it is already
-    a row, found here by its URL.
+    An answer the resolver read from the store (a stored AI image) is already a row, found here by
+    its URL and left as it is; any other answer is written as the resolver would have.
     """
-    record = held.held.get((*keys, candidate.source))
-    if record is not None and record.image_url == candidate.image_url:
-        return store.upsert(record)
+    from coverctl.names import normalize
+    from coverctl.resolver import image_record
+
+    keys = normalize(query.character_name), normalize(query.title)
     for row in store.find(keys[0], keys[1], [candidate.source]):
         if row["image_url"] == candidate.image_url:
             return str(row["id"])
-    return None
+    return store.upsert(image_record(query, candidate))

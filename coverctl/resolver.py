@@ -151,6 +151,9 @@ class ResolveOptions:
     refresh: bool = False
     network: bool = True
     generate: bool = False
+    # Record the answer in the store (False: `audit --fix`, which first decides whether the new
+    # answer is better, then writes `image_record(query, candidate)` itself).
+    record: bool = True
     # Whose pictures are downloaded and checked (images.inspect_image) before an answer is
     # accepted: "default" (the sources constants.PICTURE_TRUST does not trust), "all" (--verify;
     # True is accepted for it) or "none" (--no-verify). Web search and generation always check.
@@ -255,7 +258,7 @@ class Resolver:
         for step in LIVE_STEPS:
             found = await self._try_step(step, query, ctx, attempts, [])
             if found is not None:
-                if found.source == Source.CHARACTER_SPECIFIC:
+                if found.source == Source.CHARACTER_SPECIFIC and options.record:
                     self._record(query, found)
                 return Resolution(query, "resolved", found, attempts=attempts)
 
@@ -297,7 +300,8 @@ class Resolver:
                 step, query, ctx, attempts, unavailable, checks=options.checks
             )
             if found is not None:
-                self._record(query, found)
+                if options.record:
+                    self._record(query, found)
                 self.cache.set("resolution", key, _candidate_to(found), tag=found.source)
                 return Resolution(
                     query, "resolved", found, attempts=attempts, unavailable_sources=unavailable
@@ -476,25 +480,28 @@ class Resolver:
         return best
 
     def _record(self, query: Query, candidate: Candidate) -> None:
-        self.store.upsert(
-            ImageRecord(
-                character_name=query.character_name,
-                movie_title=query.title,
-                character_key=normalize(query.character_name),
-                title_key=normalize(query.title),
-                image_url=candidate.image_url,
-                source=candidate.source,
-                quality_score=candidate.quality_score,
-                external_character_id=candidate.matched.external_id,
-                person_name=candidate.matched.person,
-                matched_character=candidate.matched.character,
-                media_type=candidate.media_type or query.media_type,
-                year=candidate.year or query.year,
-                image_hash=candidate.image_hash,
-                image_width=candidate.image_width,
-                image_height=candidate.image_height,
-            )
-        )
+        self.store.upsert(image_record(query, candidate))
+
+
+def image_record(query: Query, candidate: Candidate) -> ImageRecord:
+    """The store row for `candidate` as the answer to `query`."""
+    return ImageRecord(
+        character_name=query.character_name,
+        movie_title=query.title,
+        character_key=normalize(query.character_name),
+        title_key=normalize(query.title),
+        image_url=candidate.image_url,
+        source=candidate.source,
+        quality_score=candidate.quality_score,
+        external_character_id=candidate.matched.external_id,
+        person_name=candidate.matched.person,
+        matched_character=candidate.matched.character,
+        media_type=candidate.media_type or query.media_type,
+        year=candidate.year or query.year,
+        image_hash=candidate.image_hash,
+        image_width=candidate.image_width,
+        image_height=candidate.image_height,
+    )
 
 
 def _turned_off(source: ImageSource, settings: Settings) -> bool:
@@ -612,6 +619,7 @@ __all__ = [
     "checks_from_flag",
     "checks_picture",
     "close_resolver",
+    "image_record",
     "open_resolver",
     "picture_checks",
     "provider_steps",
