@@ -41,6 +41,13 @@ class InputRowError(CoverctlError):
     exit_code = ExitCode.INCOMPLETE
 
 
+class IdentityMismatch(CoverctlError):
+    """The provider record an input id points at contradicts the row's own names (another
+    character, another title): the row is reported as an error, never resolved by either."""
+
+    exit_code = ExitCode.INCOMPLETE
+
+
 class ConfigError(CoverctlError):
     """Missing or invalid configuration."""
 

@@ -4,7 +4,12 @@ A malformed row does not stop the reader: it comes out as an `InputRow` with `er
 the batch writes as an `error` row before going on. Malformed means: an empty character name or
 title, a field longer than MAX_FIELD_LENGTH, control characters, bytes that are not UTF-8, a CSV
 row with the wrong number of columns (or that cannot be parsed), a JSONL line that is not a JSON
-object or is longer than MAX_LINE_LENGTH, an implausible year, an unknown media type.
+object or is longer than MAX_LINE_LENGTH, an implausible year, an unknown media type, a bad id
+(the rules are `identity.py`'s).
+
+Id columns (`tmdb_id`, `tvdb_id`, `hardcover_id`, `tmdb_person_id`, `credit_id`,
+`tvdb_character_id`, any case) become the query's `ids` and are also passed through to the
+output as they were written, like any other extra column.
 
 Rows are numbered from 1 in the order they are read, header and blank lines not counted; the
 number is the `row` of every output row made from it, and what `--resume` keys its progress by.
@@ -22,6 +27,7 @@ from typing import Any, TextIO
 
 from coverctl.constants import MAX_FIELD_LENGTH, MediaType
 from coverctl.errors import UsageError
+from coverctl.identity import ID_FIELDS, media_type_for, parse_ids
 from coverctl.models import Query
 
 COLUMN_ALIASES: dict[str, str] = {
@@ -145,7 +151,8 @@ def _read_csv_header(reader: Any) -> list[str]:
         raise UsageError(
             f"The CSV header has no {' or '.join(missing)} column; expected columns "
             "character_name (or character), title (or movie_title), and optionally year, "
-            "media_type, actor."
+            "media_type, actor and ids (tmdb_id, tvdb_id, hardcover_id, tmdb_person_id, "
+            "credit_id, tvdb_character_id)."
         )
     seen: dict[str, int] = {}
     for index, name in enumerate(mapped, start=1):
@@ -325,7 +332,20 @@ def _query_from(fields: dict[str, Any], *, allow_empty_character: bool = False) 
             )
     actor = _text(fields, "actor", "actor", required=False)
     assert character is not None and title is not None
-    return Query(character, title, year, media_type, actor)
+    ids = parse_ids(_id_values(fields))
+    media_type = media_type_for(ids, media_type or None)
+    return Query(character, title, year, media_type, actor, ids)
+
+
+def _id_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """The id columns of a row, whatever their case (CSV headers are lower-cased already; JSONL
+    keys keep theirs so that they pass through to the output as written)."""
+    found: dict[str, Any] = {}
+    for key, value in fields.items():
+        name = key.lower()
+        if name in ID_FIELDS and not (name in found and found[name] not in (None, "")):
+            found[name] = value
+    return found
 
 
 def rows_from_text(text: str, fmt: str) -> Iterator[InputRow]:

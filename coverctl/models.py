@@ -9,6 +9,32 @@ Status = Literal["resolved", "not_found", "error"]
 
 
 @dataclass(frozen=True)
+class ExternalIds:
+    """Provider ids the input already has (TMDB or TVDB exports carry them).
+
+    The work: `tmdb_id` (a movie or a series, as the media type says), `tvdb_id` (a series),
+    `hardcover_id` (a book). The person or role: `tmdb_person_id`, `credit_id` (TMDB's
+    24-hex-digit credit id), `tvdb_character_id`. A query with ids is resolved by identity
+    instead of by search and name matching (`coverctl/identity.py`); the rules for valid ids
+    live there too.
+    """
+
+    tmdb_id: int | None = None
+    tvdb_id: int | None = None
+    hardcover_id: int | None = None
+    tmdb_person_id: int | None = None
+    credit_id: str | None = None
+    tvdb_character_id: int | None = None
+
+    def as_dict(self) -> dict[str, int | str]:
+        """The ids that are set, by column name."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def __bool__(self) -> bool:
+        return any(value is not None for value in asdict(self).values())
+
+
+@dataclass(frozen=True)
 class Query:
     """What the user asks for: one character in one title."""
 
@@ -17,18 +43,30 @@ class Query:
     year: int | None = None
     media_type: str | None = None  # "movie" | "tv" | "book" | None (unknown)
     actor: str | None = None
+    ids: ExternalIds = field(default_factory=ExternalIds)
 
 
 @dataclass(frozen=True)
 class Match:
-    """What a provider record matched: the person, the credited character string, its id."""
+    """What a provider record matched: the person, the credited character string, its id.
+
+    `credit_id` and `work_id` are set when the answer was found by the ids the input gave
+    (the TMDB credit, and the provider's id of the work); JSON shows them only then.
+    """
 
     person: str | None = None
     character: str | None = None
     external_id: str | None = None
+    credit_id: str | None = None
+    work_id: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"person": self.person, "character": self.character, "external_id": self.external_id}
+        data = {"person": self.person, "character": self.character, "external_id": self.external_id}
+        if self.credit_id is not None:
+            data["credit_id"] = self.credit_id
+        if self.work_id is not None:
+            data["work_id"] = self.work_id
+        return data
 
 
 @dataclass(frozen=True)

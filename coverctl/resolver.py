@@ -19,13 +19,15 @@ from coverctl.config import Settings
 from coverctl.constants import PICTURE_TRUST, MediaType, PictureChecks, PictureTrust, Source
 from coverctl.errors import (
     ConfigError,
+    IdentityMismatch,
     ImageRejected,
     ProviderError,
     ProviderUnavailable,
     UsageError,
 )
 from coverctl.http import HttpClient, scrub
-from coverctl.models import Attempt, Candidate, Match, Query, Resolution
+from coverctl.identity import answers_ids, media_type_for, parse_ids
+from coverctl.models import Attempt, Candidate, ExternalIds, Match, Query, Resolution
 from coverctl.names import normalize
 from coverctl.sources.base import ImageSource, SourceContext
 from coverctl.store.cache import Cache, cache_key
@@ -61,9 +63,14 @@ PROVIDER_STEPS: dict[str | None, tuple[str, ...]] = {
 }
 
 
-def provider_steps(media_type: str | None, *, generate: bool) -> list[str]:
-    """The remote steps a query consults, in order (cli-contract.md)."""
+def provider_steps(
+    media_type: str | None, *, generate: bool, ids: ExternalIds | None = None
+) -> list[str]:
+    """The remote steps a query consults, in order (cli-contract.md). A query with ids consults
+    only the providers it has ids for (identity.py), then generation when asked."""
     steps = [*PROVIDER_STEPS[media_type], "web_search"]
+    if ids:
+        steps = [step for step in steps if answers_ids(step, ids)]
     if generate:
         steps.append("generate")
     return steps
@@ -125,7 +132,12 @@ def validate_query(query: Query) -> Query:
     if query.year is not None and not 1000 <= query.year <= 2100:
         raise UsageError(f"The year {query.year} is not plausible.")
     actor = " ".join(query.actor.split()) if query.actor else None
-    return Query(character, title, query.year, media_type or None, actor or None)
+    try:
+        ids = parse_ids(query.ids.as_dict())
+        media_type = media_type_for(ids, media_type or None)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return Query(character, title, query.year, media_type or None, actor or None, ids)
 
 
 class GenerationBudget:
@@ -242,6 +254,9 @@ class Resolver:
             for step in steps
         ):
             parts.append("checked")
+        if query.ids:
+            # Rows with ids are other questions than the same names without (or with others).
+            parts.append(sorted(query.ids.as_dict().items()))
         return cache_key("resolution", *parts)
 
     async def resolve(self, query: Query, options: ResolveOptions | None = None) -> Resolution:
@@ -296,9 +311,21 @@ class Resolver:
                 attempts.append(Attempt(step, "skipped", "the --max-generations budget is spent"))
                 budget_spent = True
                 continue
-            found = await self._try_step(
-                step, query, ctx, attempts, unavailable, checks=options.checks
-            )
+            try:
+                found = await self._try_step(
+                    step, query, ctx, attempts, unavailable, checks=options.checks
+                )
+            except IdentityMismatch as exc:
+                # The row contradicts its own ids: no later source may answer it by name.
+                attempts.append(Attempt(step, "rejected", exc.message))
+                return Resolution(
+                    query,
+                    "error",
+                    None,
+                    error=exc.message,
+                    attempts=attempts,
+                    unavailable_sources=unavailable,
+                )
             if found is not None:
                 if options.record:
                     self._record(query, found)
@@ -351,7 +378,7 @@ class Resolver:
     def _step_plan(self, query: Query, options: ResolveOptions) -> list[tuple[str, Attempt | None]]:
         """The remote steps in order, each with the reason it is skipped (None: it runs)."""
         plan: list[tuple[str, Attempt | None]] = []
-        for step in provider_steps(query.media_type, generate=options.generate):
+        for step in provider_steps(query.media_type, generate=options.generate, ids=query.ids):
             source = self.source(step)
             if source is None:
                 continue

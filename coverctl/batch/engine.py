@@ -3,8 +3,8 @@
 - At most `concurrency` resolutions run at once (a semaphore), and at most `window` input rows
   are read ahead of the oldest row not yet written, so a 100k-row file never becomes 100k tasks
   and the reorder buffer stays bounded.
-- Rows that ask the same question (same normalised character, title, year, media type, actor)
-  share one resolution: one set of provider calls, N output rows. A row asking while the
+- Rows that ask the same question (same normalised character, title, year, media type, actor
+  and ids) share one resolution: one set of provider calls, N output rows. A row asking while the
   question is in flight waits for that answer; a later row reuses it from a bounded memo of
   recent answers (outages excluded: those are asked again). Rows of the same title share its
   search and credits through the resolver's single-flight response cache.
@@ -59,6 +59,7 @@ def query_key(query: Query) -> tuple[Any, ...]:
         query.year,
         query.media_type,
         _normalized(query.actor or ""),
+        query.ids,  # rows with other ids (or none) ask another question
     )
 
 

@@ -4,7 +4,8 @@ Every row is read and validated; each distinct question is looked up where `reso
 first (override files, stored AI images, the resolution cache). What is left is priced with the
 provider calls each step makes per title (TMDB: a search and a details-with-credits request) or
 per question (web search, generation), and timed at the configured rates: providers are paced
-independently, so the slowest one sets the time.
+independently, so the slowest one sets the time. Rows with ids are priced per work (or per
+credit or character when that is the only id): one request each, no search.
 
 Picture downloads are counted apart from API calls: one per question whose answer comes from a
 source whose picture is checked (`resolver.step_checks_pictures`: TVDB and Hardcover by default,
@@ -29,6 +30,7 @@ from coverctl.config import Settings
 from coverctl.constants import PictureChecks
 from coverctl.errors import CoverctlError
 from coverctl.inputs import RowStream
+from coverctl.models import Query
 from coverctl.names import normalize
 from coverctl.resolver import (
     STEP_SOURCE,
@@ -203,7 +205,10 @@ async def _plan(
             if not options.network:
                 continue
             query = result.query
-            _price(plan, result.steps, query.title, query.year, key, priced, seen_titles)
+            if query.ids:
+                _price_ids(plan, result.steps, query, key, priced, seen_titles)
+            else:
+                _price(plan, result.steps, query.title, query.year, key, priced, seen_titles)
             _price_downloads(plan, result.steps, checks)
             if "generate" in result.steps:
                 generations += 1
@@ -272,3 +277,56 @@ def _price_downloads(plan: BatchPlan, steps: list[str], checks: PictureChecks) -
         plan.max_downloads[source] += at_most
         if index == 0:
             plan.expected_downloads[source] += expected
+
+
+def id_lookup(step: str, query: Query) -> tuple[tuple[str, ...], int, int] | None:
+    """What an id row's `step` asks for (the work, credit or character: rows asking for the same
+    one share the request), with the calls expected and at most; None when it has no id for it.
+
+    TMDB: the work's details with its credits, or `/credit/{id}` for a credit alone (the movie
+    and TV steps share it). TVDB: the series' extended record, or the character, plus the series
+    record when the character's series is known there by another title. Hardcover: the book."""
+    ids = query.ids
+    if step in ("tmdb_movie", "tmdb_tv"):
+        if ids.tmdb_id is not None:
+            return ("tmdb", step, str(ids.tmdb_id)), 1, 1
+        if ids.credit_id is not None:
+            return ("tmdb", "credit", ids.credit_id), 1, 1
+    if step == "tvdb":
+        if ids.tvdb_id is not None:
+            return ("tvdb", "series", str(ids.tvdb_id)), 1, 1
+        if ids.tvdb_character_id is not None:
+            return ("tvdb", "character", str(ids.tvdb_character_id)), 1, 2
+    if step == "hardcover" and ids.hardcover_id is not None:
+        return ("hardcover", "book", str(ids.hardcover_id)), 1, 1
+    return None
+
+
+def _price_ids(
+    plan: BatchPlan,
+    steps: list[str],
+    query: Query,
+    key: int,
+    priced: set[int],
+    seen_titles: set[int],
+) -> None:
+    """`_price` for a row with ids: each work, credit or character is one request, shared by
+    every row asking for it, and counts as a title; a step with no id for the row (generation)
+    is priced per question as `_price` does."""
+    for index, step in enumerate(steps):
+        lookup = id_lookup(step, query)
+        if lookup is None:
+            provider, _, expected, at_most = STEP_CALLS.get(step, (step, "query", 1, 1))
+            unit = hash((step, key))
+        else:
+            unit_key, expected, at_most = lookup
+            provider, unit = unit_key[0], hash(unit_key)
+            if index == 0 and unit not in seen_titles:
+                seen_titles.add(unit)
+                plan.unique_titles += 1
+        if unit in priced:
+            continue
+        priced.add(unit)
+        plan.max_calls[provider] += at_most
+        if index == 0:
+            plan.expected_calls[provider] += expected

@@ -10,7 +10,9 @@ from coverctl.errors import ExitCode
 def register(app: typer.Typer) -> None:
     @app.command(
         "resolve",
-        epilog='Example: coverctl resolve "Bruce Wayne" --title "The Dark Knight" --year 2008',
+        epilog='Example: coverctl resolve "Bruce Wayne" --title "The Dark Knight" --year 2008\n\n'
+        "By id (no search): coverctl resolve Joker --title 'The Dark Knight' --media-type movie "
+        "--tmdb-id 155 --tmdb-person-id 1810",
     )
     def resolve(
         character: str = typer.Argument(
@@ -22,6 +24,22 @@ def register(app: typer.Typer) -> None:
             None, "--media-type", "-m", help="movie, tv or book (default: try all)."
         ),
         actor: str | None = typer.Option(None, "--actor", help="Only accept this actor."),
+        tmdb_id: str | None = typer.Option(
+            None, "--tmdb-id", help="TMDB id of the movie or series (needs --media-type)."
+        ),
+        tvdb_id: str | None = typer.Option(None, "--tvdb-id", help="TVDB id of the series."),
+        hardcover_id: str | None = typer.Option(
+            None, "--hardcover-id", help="Hardcover id of the book."
+        ),
+        tmdb_person_id: str | None = typer.Option(
+            None, "--tmdb-person-id", help="TMDB id of the actor (with --tmdb-id)."
+        ),
+        credit_id: str | None = typer.Option(
+            None, "--credit-id", help="TMDB credit id of the role (24 hex characters)."
+        ),
+        tvdb_character_id: str | None = typer.Option(
+            None, "--tvdb-character-id", help="TVDB id of the character."
+        ),
         refresh: bool = typer.Option(False, "--refresh", help="Ignore cached answers."),
         no_network: bool = typer.Option(
             False, "--no-network", help="Only local files, the store and the cache."
@@ -46,6 +64,8 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from coverctl.cli.common import load_settings, print_json, print_notices
+        from coverctl.errors import UsageError
+        from coverctl.identity import parse_ids
         from coverctl.models import Query
         from coverctl.resolver import (
             ResolveOptions,
@@ -55,7 +75,19 @@ def register(app: typer.Typer) -> None:
         )
 
         settings = load_settings()
-        query = Query(character, title, year, media_type, actor)
+        given = {
+            "tmdb_id": tmdb_id,
+            "tvdb_id": tvdb_id,
+            "hardcover_id": hardcover_id,
+            "tmdb_person_id": tmdb_person_id,
+            "credit_id": credit_id,
+            "tvdb_character_id": tvdb_character_id,
+        }
+        try:
+            ids = parse_ids(given)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        query = Query(character, title, year, media_type, actor, ids)
         options = ResolveOptions(
             refresh=refresh,
             network=not no_network,

@@ -17,6 +17,9 @@ Identity guard (the right book or nothing):
 
 Search answers are cached for 24 h (`cached_response`), so the characters of one book cost one
 book search. The rate (60 requests a minute) is paced by the shared client.
+
+A row with `hardcover_id` skips the search (`_find_by_ids`, rules in `coverctl/identity.py`):
+one `books_by_pk` request names the book; its title (or subtitle, or series) must be the row's.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import httpx
 
 from coverctl.config import Settings
 from coverctl.constants import MediaType, QualityScore, Source
-from coverctl.errors import CredentialRejected, ProviderResponseError
+from coverctl.errors import CredentialRejected, IdentityMismatch, ProviderResponseError
+from coverctl.identity import id_label, title_contradiction
 from coverctl.models import Candidate, Match, Query
 from coverctl.names import (
     CastMatch,
@@ -68,6 +72,19 @@ query CoverctlSearch($q: String!, $perPage: Int!) {
 }"""
 BOOK_SEARCH_QUERY: Final = _SEARCH_QUERY % "Book"
 CHARACTER_SEARCH_QUERY: Final = _SEARCH_QUERY % "Character"
+# One book by its id (Hasura's `<table>_by_pk`; null when there is no such book).
+BOOK_BY_ID_QUERY: Final = """\
+query CoverctlBook($id: Int!) {
+  books_by_pk(id: $id) {
+    id
+    title
+    subtitle
+    release_year
+    release_date
+    image { url }
+    book_series { series { name } }
+  }
+}"""
 
 # GraphQL error codes and message fragments that mean "your token was not accepted".
 _AUTH_CODES: Final = frozenset(
@@ -158,6 +175,48 @@ def parse_books(payload: Any) -> list[dict[str, Any]]:
             }
         )
     return books
+
+
+def parse_book(payload: Any) -> dict[str, Any] | None:
+    """The book of a `books_by_pk` reply, in `parse_books`' shape (None: no such book). Its
+    series names count among its titles (for checking a row's title, never shown first)."""
+    data = expect_dict(payload, PROVIDER, "the GraphQL reply").get("data")
+    if not isinstance(data, dict) or "books_by_pk" not in data:
+        raise ProviderResponseError(PROVIDER, "the reply has no data.books_by_pk")
+    doc = data["books_by_pk"]
+    if not isinstance(doc, dict):
+        return None
+    title = as_str(doc.get("title"))
+    subtitle = as_str(doc.get("subtitle"))
+    titles = [title, f"{title}: {subtitle}" if title and subtitle else ""]
+    for entry in as_list(doc.get("book_series")):
+        series = entry.get("series") if isinstance(entry, dict) else None
+        titles.append(as_str(series.get("name")) if isinstance(series, dict) else "")
+    image = doc.get("image")
+    url = as_str(image.get("url")) if isinstance(image, dict) else ""
+    return {
+        "id": _id_of(doc.get("id")),
+        "titles": [t for t in dict.fromkeys(titles) if t],
+        "year": as_int(doc.get("release_year")) or year_of(doc.get("release_date")),
+        "image_url": url if url.startswith(("http://", "https://")) else None,
+    }
+
+
+def cover_answer(book: dict[str, Any], match: Match) -> SourceAnswer:
+    """The book's cover as the answer (found by title or by id), or why there is none."""
+    if not book["image_url"]:
+        shown = book["titles"][0] + (f" ({book['year']})" if book["year"] else "")
+        return SourceAnswer.none(f"found the book '{shown}' but Hardcover has no cover for it")
+    candidate = Candidate(
+        image_url=book["image_url"],
+        source=Source.HARDCOVER,
+        quality_score=QualityScore.HARDCOVER,
+        matched=match,
+        media_type=MediaType.BOOK,
+        year=book["year"],
+        title=book["titles"][0],
+    )
+    return SourceAnswer([candidate])
 
 
 def parse_characters(payload: Any) -> list[dict[str, Any]]:
@@ -253,7 +312,33 @@ class HardcoverSource:
 
         return await cached_response(ctx, PROVIDER, ("character-search", normalize(name)), fetch)
 
+    async def _book(self, ctx: SourceContext, book_id: int) -> dict[str, Any]:
+        """`parse_book` of one book by id ({} when there is none), cached for 24 h."""
+
+        async def fetch() -> dict[str, Any]:
+            body = {"query": BOOK_BY_ID_QUERY, "variables": {"id": book_id}}
+            return parse_book(await self._graphql(ctx, body)) or {}
+
+        return await cached_response(ctx, PROVIDER, ("book", book_id), fetch)
+
+    async def _find_by_ids(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """Resolve a row by its `hardcover_id`: the book's cover, once its title (subtitle or
+        series included) is the row's; IdentityMismatch when it is another book."""
+        book_id = query.ids.hardcover_id
+        if book_id is None:
+            return SourceAnswer.none("the row has no hardcover_id")
+        label = id_label("hardcover_id", book_id)
+        book = await self._book(ctx, book_id)
+        if not book:
+            return SourceAnswer.none(f"Hardcover has no book with {label}")
+        if mismatch := title_contradiction(label, query, book["titles"], book["year"]):
+            raise IdentityMismatch(mismatch)
+        match = Match(character=query.character_name, external_id=book["id"], work_id=book["id"])
+        return cover_answer(book, match)
+
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        if query.ids:
+            return await self._find_by_ids(query, ctx)
         books = await self._search_books(ctx, query.title)
         if not books:
             return SourceAnswer.none(f"Hardcover has no book called {query.title!r}")
@@ -265,9 +350,8 @@ class HardcoverSource:
         if not isinstance(title_match, TitleMatch):
             return SourceAnswer.none(title_match.reason)
         book = next(b for b in books if b["id"] == title_match.candidate.id)
-        shown = book["titles"][0] + (f" ({book['year']})" if book["year"] else "")
         if not book["image_url"]:
-            return SourceAnswer.none(f"found the book '{shown}' but Hardcover has no cover for it")
+            return cover_answer(book, Match())  # said before a character request is spent
         character = query.character_name
         if query.media_type != MediaType.BOOK:
             confirmed = confirm_character(
@@ -276,16 +360,7 @@ class HardcoverSource:
             if isinstance(confirmed, NoMatch):
                 return SourceAnswer.none(confirmed.reason)
             character = confirmed
-        candidate = Candidate(
-            image_url=book["image_url"],
-            source=Source.HARDCOVER,
-            quality_score=QualityScore.HARDCOVER,
-            matched=Match(person=None, character=character, external_id=book["id"]),
-            media_type=MediaType.BOOK,
-            year=book["year"],
-            title=book["titles"][0],
-        )
-        return SourceAnswer([candidate])
+        return cover_answer(book, Match(person=None, character=character, external_id=book["id"]))
 
 
 def _id_of(value: Any) -> str:

@@ -2,6 +2,10 @@
 
 A movie costs two requests however many of its characters are asked for: the search and the
 details with `append_to_response=credits` are cached (24 h) and shared by concurrent tasks.
+
+Rows with TMDB ids skip the search (`_find_by_ids`, rules in `coverctl/identity.py`): `tmdb_id`
+costs the same cached details request (a series: its details with the aggregate credits, which
+carry its titles), `credit_id` alone one `/credit/{id}` request.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from typing import Any, ClassVar
 
 from coverctl.config import Settings
 from coverctl.constants import TMDB_PROFILE_SIZE, MediaType, QualityScore, Source
-from coverctl.errors import CredentialRejected, ProviderResponseError
+from coverctl.errors import CredentialRejected, IdentityMismatch, ProviderResponseError
+from coverctl.identity import character_contradiction, id_label, title_contradiction
 from coverctl.models import Candidate, Match, Query
 from coverctl.names import (
     CastMatch,
     CastMember,
+    NoMatch,
     TitleCandidate,
     TitleMatch,
     character_aliases,
@@ -88,26 +94,31 @@ def parse_search(payload: Any, media: str) -> list[dict[str, Any]]:
 
 
 def parse_cast(payload: Any, media: str) -> list[dict[str, Any]]:
-    """Cast from `/movie/{id}?append_to_response=credits` or `/tv/{id}/aggregate_credits`."""
+    """Cast from `/movie/{id}?append_to_response=credits`, `/tv/{id}/aggregate_credits` or
+    `/tv/{id}?append_to_response=aggregate_credits`. Each member's `roles` keep every credit id
+    with its character (a series credits one person once per role)."""
     data = expect_dict(payload, PROVIDER, "the credits reply")
     if media == MediaType.MOVIE:
         credits = data.get("credits")
         cast = as_list(credits.get("cast")) if isinstance(credits, dict) else []
     else:
-        cast = as_list(data.get("cast"))
+        appended = data.get("aggregate_credits")
+        cast = as_list((appended if isinstance(appended, dict) else data).get("cast"))
     members = []
     for index, item in enumerate(cast):
         if not isinstance(item, dict) or as_int(item.get("id")) is None:
             continue
         if media == MediaType.MOVIE:
             character = as_str(item.get("character"))
+            roles = [{"credit_id": as_str(item.get("credit_id")), "character": character}]
         else:
             roles = [
-                as_str(r.get("character"))
+                {"credit_id": as_str(r.get("credit_id")), "character": as_str(r.get("character"))}
                 for r in as_list(item.get("roles"))
                 if isinstance(r, dict)
             ]
-            character = " / ".join(r for r in roles if r) or as_str(item.get("character"))
+            joined = " / ".join(r["character"] for r in roles if r["character"])
+            character = joined or as_str(item.get("character"))
         order = as_int(item.get("order"))
         members.append(
             {
@@ -116,9 +127,91 @@ def parse_cast(payload: Any, media: str) -> list[dict[str, Any]]:
                 "character": character,
                 "order": order if order is not None else index,
                 "profile_path": as_str(item.get("profile_path")) or None,
+                "roles": [r for r in roles if r["credit_id"]],
             }
         )
     return members
+
+
+def parse_details(payload: Any, media: str) -> dict[str, Any]:
+    """A work's titles, year and cast from a details reply with its credits appended (an
+    aggregate credits reply alone has no titles: `titles` is then empty)."""
+    data = expect_dict(payload, PROVIDER, "the details reply")
+    if media == MediaType.MOVIE:
+        titles = [as_str(data.get("title")), as_str(data.get("original_title"))]
+        year = year_of(data.get("release_date"))
+    else:
+        titles = [as_str(data.get("name")), as_str(data.get("original_name"))]
+        year = year_of(data.get("first_air_date"))
+    alternatives = data.get("alternative_titles")
+    if isinstance(alternatives, dict):  # movies list `titles`, series `results`
+        listed = as_list(alternatives.get("titles")) or as_list(alternatives.get("results"))
+        titles += [as_str(a.get("title")) for a in listed if isinstance(a, dict)]
+    return {
+        "titles": [t for t in dict.fromkeys(titles) if t],
+        "year": year,
+        "cast": parse_cast(payload, media),
+    }
+
+
+def parse_credit(payload: Any) -> dict[str, Any]:
+    """The fields we use from `GET /credit/{credit_id}`: the credit, its work and its person."""
+    data = expect_dict(payload, PROVIDER, "the credit reply")
+    media = data.get("media")
+    media = media if isinstance(media, dict) else {}
+    person = data.get("person")
+    person = person if isinstance(person, dict) else {}
+    media_type = as_str(data.get("media_type")) or as_str(media.get("media_type"))
+    if media_type == MediaType.MOVIE:
+        titles = [as_str(media.get("title")), as_str(media.get("original_title"))]
+        year = year_of(media.get("release_date"))
+    else:
+        titles = [as_str(media.get("name")), as_str(media.get("original_name"))]
+        year = year_of(media.get("first_air_date"))
+    person_id = as_int(person.get("id"))
+    media_id = as_int(media.get("id"))
+    return {
+        "credit_type": as_str(data.get("credit_type")),
+        "job": as_str(data.get("job")),
+        "media_type": media_type,
+        "media_id": str(media_id) if media_id is not None else "",
+        "titles": [t for t in dict.fromkeys(titles) if t],
+        "year": year,
+        "member": {
+            "id": str(person_id) if person_id is not None else "",
+            "name": as_str(person.get("name")),
+            "character": as_str(media.get("character")),
+            "profile_path": as_str(person.get("profile_path")) or None,
+        },
+    }
+
+
+def credit_in_cast(cast: list[dict[str, Any]], credit_id: str) -> tuple[dict[str, Any], str] | None:
+    """The cast member holding `credit_id`, and the character of that one credit."""
+    for member in cast:
+        for role in member.get("roles") or ():
+            if role["credit_id"] == credit_id:
+                return member, role["character"] or member["character"]
+    return None
+
+
+def matched_member(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
+    """The member of `cast` who plays the query's character (names.match_character decides)."""
+    by_id = {m["id"]: m for m in cast}
+    members = [
+        CastMember(
+            person_id=m["id"],
+            person_name=m["name"],
+            character=m["character"],
+            order=m["order"],
+            has_image=bool(m["profile_path"]),
+        )
+        for m in cast
+    ]
+    found = match_character(query.character_name, members, actor=query.actor)
+    if not isinstance(found, CastMatch):
+        return found
+    return by_id[found.member.person_id]
 
 
 @dataclass(frozen=True)
@@ -192,18 +285,44 @@ class _TmdbSource:
         return await cached_response(ctx, PROVIDER, (path, normalize(title), year), fetch)
 
     async def _cast(self, ctx: SourceContext, media_id: str) -> list[dict[str, Any]] | None:
+        details = await self._details(ctx, media_id)
+        return None if details is None else details["cast"]
+
+    async def _details(
+        self, ctx: SourceContext, media_id: str, *, titled: bool = False
+    ) -> dict[str, Any] | None:
+        """The work's `parse_details`, one cached request shared by every row of the work (None:
+        TMDB has no such work). A movie's details carry its titles and credits in one request;
+        a series' aggregate credits carry no title, so `titled` asks for its details with the
+        aggregate credits appended instead (still one request)."""
         if self.media == MediaType.MOVIE:
             path, params = f"/movie/{media_id}", {"append_to_response": "credits"}
+        elif titled:
+            path, params = f"/tv/{media_id}", {"append_to_response": "aggregate_credits"}
         else:
             path, params = f"/tv/{media_id}/aggregate_credits", {}
 
-        async def fetch() -> list[dict[str, Any]] | None:
+        async def fetch() -> dict[str, Any] | None:
             payload = await self._get(ctx, path, params)
-            return None if payload is None else parse_cast(payload, self.media)
+            return None if payload is None else parse_details(payload, self.media)
+
+        key = ("details", path, params.get("append_to_response"))
+        return await cached_response(ctx, PROVIDER, key, fetch)
+
+    async def _credit(self, ctx: SourceContext, credit_id: str) -> dict[str, Any]:
+        """`parse_credit` of one credit ({} when TMDB has none), cached: with no media type the
+        movie and the TV step both ask, and only the first one sends the request."""
+        path = f"/credit/{credit_id}"
+
+        async def fetch() -> dict[str, Any]:
+            payload = await self._get(ctx, path, {})
+            return {} if payload is None else parse_credit(payload)
 
         return await cached_response(ctx, PROVIDER, (path,), fetch)
 
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        if query.ids:
+            return await self._find_by_ids(query, ctx)
         results = await self._search(ctx, query.title, query.year)
         if not results:
             return SourceAnswer.none(f"TMDB has no {self.media} called {query.title!r}")
@@ -218,24 +337,26 @@ class _TmdbSource:
         cast = await self._cast(ctx, media_id)
         if not cast:
             return SourceAnswer.none(f"TMDB lists no cast for {self.media} {media_id}")
-        by_id = {m["id"]: m for m in cast}
-        members = [
-            CastMember(
-                person_id=m["id"],
-                person_name=m["name"],
-                character=m["character"],
-                order=m["order"],
-                has_image=bool(m["profile_path"]),
-            )
-            for m in cast
-        ]
-        found = match_character(query.character_name, members, actor=query.actor)
-        if not isinstance(found, CastMatch):
-            return SourceAnswer.none(found.reason)
-        member = by_id[found.member.person_id]
+        member = matched_member(query, cast)
+        if isinstance(member, NoMatch):
+            return SourceAnswer.none(member.reason)
         match = Match(
             person=member["name"], character=member["character"], external_id=member["id"]
         )
+        found = title_match.candidate
+        return self._answer(ctx, member, match, media_id, found.year, found.titles[0])
+
+    def _answer(
+        self,
+        ctx: SourceContext,
+        member: dict[str, Any],
+        match: Match,
+        media_id: str,
+        year: int | None,
+        title: str | None,
+    ) -> SourceAnswer:
+        """The picture of the cast member found (by name or by id): a local actor file, else
+        their TMDB profile photo; never another person's when they have none."""
         override = find_actor_file(
             ctx.settings.static_dir,
             person_name=member["name"],
@@ -246,7 +367,7 @@ class _TmdbSource:
             return SourceAnswer([local_candidate(override, ctx.settings, match)])
         if not member["profile_path"]:
             return SourceAnswer.none(
-                f"found {member['name']} as {member['character']!r} but TMDB has no photo of them"
+                f"found {member['name']} as {match.character!r} but TMDB has no photo of them"
             )
         url = f"{ctx.settings.tmdb_image_base_url}/{TMDB_PROFILE_SIZE}{member['profile_path']}"
         candidate = Candidate(
@@ -255,10 +376,106 @@ class _TmdbSource:
             quality_score=self.quality,
             matched=match,
             media_type=self.media,
-            year=title_match.candidate.year,
-            title=title_match.candidate.titles[0],
+            year=year,
+            title=title,
         )
         return SourceAnswer([candidate])
+
+    async def _find_by_ids(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """Resolve a row by its TMDB ids: the work's cast by `tmdb_id` (the cached details
+        request), then the member by `credit_id` or `tmdb_person_id`, or by name when only the
+        work is given. IdentityMismatch when the row's title or character is not the id's."""
+        ids = query.ids
+        if ids.tmdb_id is None:
+            return await self._find_by_credit(query, ctx)
+        media_id = str(ids.tmdb_id)
+        work_label = id_label("tmdb_id", media_id)
+        work = await self._details(ctx, media_id, titled=True)
+        if work is None:
+            return SourceAnswer.none(f"TMDB has no {self.media} with {work_label}")
+        if mismatch := title_contradiction(work_label, query, work["titles"], work["year"]):
+            raise IdentityMismatch(mismatch)
+        title = work["titles"][0] if work["titles"] else None
+        shown = f"the {self.media} {title!r}" if title else f"{self.media} {media_id}"
+        cast: list[dict[str, Any]] = work["cast"]
+        if ids.credit_id is not None:
+            label = id_label("credit_id", ids.credit_id)
+            held = credit_in_cast(cast, ids.credit_id)
+            if held is None:
+                raise IdentityMismatch(f"{label} is not a role in {shown} ({work_label}).")
+            member, character = held
+            if ids.tmdb_person_id is not None and member["id"] != str(ids.tmdb_person_id):
+                raise IdentityMismatch(
+                    f"{label} is {member['name']} (tmdb_person_id {member['id']}), "
+                    f"not tmdb_person_id {ids.tmdb_person_id}."
+                )
+        elif ids.tmdb_person_id is not None:
+            label = id_label("tmdb_person_id", ids.tmdb_person_id)
+            person = next((m for m in cast if m["id"] == str(ids.tmdb_person_id)), None)
+            if person is None:
+                raise IdentityMismatch(f"{label} is not in the cast of {shown} ({work_label}).")
+            member, character = person, person["character"]
+        else:
+            # Only the work is known: its cast is matched by name, as after a search.
+            if not cast:
+                return SourceAnswer.none(f"TMDB lists no cast for {shown}")
+            found = matched_member(query, cast)
+            if isinstance(found, NoMatch):
+                return SourceAnswer.none(found.reason)
+            member, character, label = found, found["character"], ""
+        if label and (mismatch := character_contradiction(label, query, member["name"], character)):
+            raise IdentityMismatch(mismatch)
+        roles = member.get("roles") or []
+        credit_id = ids.credit_id or (roles[0]["credit_id"] if len(roles) == 1 else None)
+        match = Match(
+            person=member["name"],
+            character=character,
+            external_id=member["id"],
+            credit_id=credit_id,
+            work_id=media_id,
+        )
+        return self._answer(ctx, member, match, media_id, work["year"], title)
+
+    async def _find_by_credit(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """Resolve a row by its `credit_id` alone: one `/credit/{id}` request names the work,
+        the person and the character."""
+        credit_id = query.ids.credit_id
+        assert credit_id is not None
+        label = id_label("credit_id", credit_id)
+        credit = await self._credit(ctx, credit_id)
+        if not credit:
+            return SourceAnswer.none(f"TMDB has no credit with {label}")
+        titles, member = credit["titles"], credit["member"]
+        title = titles[0] if titles else None
+        if credit["media_type"] != self.media:
+            what = "series" if credit["media_type"] == MediaType.TV else credit["media_type"]
+            if query.media_type is None:  # the other TMDB step answers it
+                return SourceAnswer.none(f"{label} is a {what} credit, not a {self.media} one")
+            raise IdentityMismatch(
+                f"{label} is a credit of the {what} {title!r}, not of a {query.media_type}."
+            )
+        if credit["credit_type"] != "cast":
+            job = credit["job"] or "crew"
+            raise IdentityMismatch(f"{label} is {member['name']}'s {job} credit, not a role.")
+        person_id = query.ids.tmdb_person_id
+        if person_id is not None and member["id"] != str(person_id):
+            raise IdentityMismatch(
+                f"{label} is {member['name']} (tmdb_person_id {member['id']}), "
+                f"not tmdb_person_id {person_id}."
+            )
+        if mismatch := title_contradiction(label, query, titles, credit["year"]):
+            raise IdentityMismatch(mismatch)
+        character = member["character"]
+        if mismatch := character_contradiction(label, query, member["name"], character):
+            raise IdentityMismatch(mismatch)
+        match = Match(
+            person=member["name"],
+            character=character,
+            external_id=member["id"],
+            credit_id=credit_id,
+            work_id=credit["media_id"] or None,
+        )
+        return self._answer(ctx, member, match, credit["media_id"], credit["year"], title)
 
     async def top_cast(self, query: Query, ctx: SourceContext, n: int) -> CastListing:
         """The first `n` billed characters of the title `query` names (its character is ignored).

@@ -2,6 +2,10 @@
 
 The bearer token lasts a month: it is kept in memory and in the cache until it expires. A 401 on
 a data call means the token went stale: log in again once, then give up with exit 4.
+
+Rows with TVDB ids skip the search (`_find_by_ids`, rules in `coverctl/identity.py`): `tvdb_id`
+costs the same cached extended-record request as a search's match, `tvdb_character_id` alone one
+`/characters/{id}` request (and the series record when its original title is not the row's).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from typing import Any, ClassVar
 
 from coverctl.config import Settings
 from coverctl.constants import MediaType, QualityScore, Source
-from coverctl.errors import CredentialRejected, ProviderResponseError
+from coverctl.errors import CredentialRejected, IdentityMismatch, ProviderResponseError
+from coverctl.identity import character_contradiction, id_label, title_contradiction
 from coverctl.models import Candidate, Match, Query
 from coverctl.names import (
     CastMatch,
     CastMember,
+    NoMatch,
     TitleCandidate,
     TitleMatch,
     match_character,
@@ -96,16 +102,91 @@ def parse_characters(payload: Any) -> list[dict[str, Any]]:
         sort = as_int(item.get("sort"))
         characters.append(
             {
-                "id": as_str(item.get("peopleId")) or str(as_int(item.get("peopleId")) or ""),
-                "character_id": str(item.get("id") or ""),
-                "name": as_str(item.get("name")),
-                "person": as_str(item.get("personName")),
-                "image": item.get("image"),
-                "person_image": item.get("personImgURL"),
+                **_character_fields(item),
                 "order": sort if sort is not None and sort > 0 else 1000 + index,
             }
         )
     return characters
+
+
+def _character_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """The fields we use from one TVDB character record (in a series or on its own)."""
+    return {
+        "id": as_str(item.get("peopleId")) or str(as_int(item.get("peopleId")) or ""),
+        "character_id": str(item.get("id") or ""),
+        "name": as_str(item.get("name")),
+        "person": as_str(item.get("personName")),
+        "image": item.get("image"),
+        "person_image": item.get("personImgURL"),
+        "aliases": _names(item.get("aliases")),
+    }
+
+
+def _names(value: Any) -> list[str]:
+    """Names from TVDB's alias lists: plain strings or `{"language", "name"}` objects."""
+    names = [
+        as_str(entry.get("name")) if isinstance(entry, dict) else as_str(entry)
+        for entry in as_list(value)
+    ]
+    return [n for n in names if n]
+
+
+def parse_series(payload: Any) -> dict[str, Any]:
+    """A series' titles, year and characters from `/series/{id}/extended?meta=translations`.
+
+    Titles: the name (often in the original language), its English translation first when
+    there is one, then the other translations and the aliases."""
+    record = expect_dict(payload, PROVIDER, "the series reply").get("data")
+    if not isinstance(record, dict):
+        raise ProviderResponseError(PROVIDER, "the series reply has no data object")
+    titles = [as_str(record.get("name"))]
+    translations = record.get("translations")
+    if isinstance(translations, dict):
+        named = [t for t in as_list(translations.get("nameTranslations")) if isinstance(t, dict)]
+        english = [as_str(t.get("name")) for t in named if t.get("language") == "eng"]
+        titles = english + titles + [as_str(t.get("name")) for t in named]
+        titles += _names(translations.get("aliases"))
+    titles += _names(record.get("aliases"))
+    return {
+        "titles": [t for t in dict.fromkeys(titles) if t],
+        "year": year_of(record.get("year")) or year_of(record.get("firstAired")),
+        "characters": parse_characters(payload),
+    }
+
+
+def parse_character(payload: Any) -> dict[str, Any]:
+    """`GET /characters/{id}`: the character's fields, its kind and the work it belongs to."""
+    record = expect_dict(payload, PROVIDER, "the character reply").get("data")
+    if not isinstance(record, dict):
+        raise ProviderResponseError(PROVIDER, "the character reply has no data object")
+    series = record.get("series")
+    series = series if isinstance(series, dict) else {}
+    series_id = as_int(record.get("seriesId"))
+    return {
+        **_character_fields(record),
+        "type": as_int(record.get("type")),
+        "series_id": str(series_id) if series_id else "",
+        "series_titles": [t for t in (as_str(series.get("name")),) if t],
+        "series_year": year_of(series.get("year")),
+    }
+
+
+def matched_character(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
+    """The character of `cast` the query names (names.match_character decides)."""
+    members = [
+        CastMember(
+            person_id=c["id"] or c["character_id"],
+            person_name=c["person"],
+            character=c["name"],
+            order=c["order"],
+            has_image=bool(c["image"] or c["person_image"]),
+        )
+        for c in cast
+    ]
+    found = match_character(query.character_name, members, actor=query.actor)
+    if not isinstance(found, CastMatch):
+        return found
+    return cast[members.index(found.member)]
 
 
 class TvdbSource:
@@ -185,7 +266,21 @@ class TvdbSource:
                 )
             return body
 
+    async def _series(self, ctx: SourceContext, series_id: str) -> dict[str, Any] | None:
+        """The series' `parse_series`, one cached request shared by every row of the series
+        (found by search or by `tvdb_id`); None when TVDB has no such series."""
+        path = f"/series/{series_id}/extended"
+
+        async def fetch() -> dict[str, Any] | None:
+            payload = await self._get(ctx, path, {"meta": "translations", "short": "false"})
+            return None if payload is None else parse_series(payload)
+
+        return await cached_response(ctx, PROVIDER, ("series", path), fetch)
+
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        if query.ids:
+            return await self._find_by_ids(query, ctx)
+
         async def search() -> list[dict[str, Any]]:
             params: dict[str, Any] = {"query": query.title, "type": "series"}
             if query.year:
@@ -209,34 +304,31 @@ class TvdbSource:
                 title_match.reason if results else f"TVDB has no series called {query.title!r}"
             )
         series_id = title_match.candidate.id
-        path = f"/series/{series_id}/extended"
-
-        async def characters() -> list[dict[str, Any]] | None:
-            payload = await self._get(ctx, path, {"meta": "translations", "short": "false"})
-            return None if payload is None else parse_characters(payload)
-
-        cast = await cached_response(ctx, PROVIDER, (path,), characters)
+        series = await self._series(ctx, series_id)
+        cast = series["characters"] if series else None
         if not cast:
             return SourceAnswer.none(f"TVDB lists no characters for series {series_id}")
-        members = [
-            CastMember(
-                person_id=c["id"] or c["character_id"],
-                person_name=c["person"],
-                character=c["name"],
-                order=c["order"],
-                has_image=bool(c["image"] or c["person_image"]),
-            )
-            for c in cast
-        ]
-        found = match_character(query.character_name, members, actor=query.actor)
-        if not isinstance(found, CastMatch):
-            return SourceAnswer.none(found.reason)
-        chosen = cast[members.index(found.member)]
+        chosen = matched_character(query, cast)
+        if isinstance(chosen, NoMatch):
+            return SourceAnswer.none(chosen.reason)
         match = Match(
             person=chosen["person"] or None,
             character=chosen["name"],
             external_id=chosen["character_id"] or chosen["id"],
         )
+        found_series = title_match.candidate
+        return self._answer(ctx, chosen, match, found_series.year, found_series.titles[0])
+
+    def _answer(
+        self,
+        ctx: SourceContext,
+        chosen: dict[str, Any],
+        match: Match,
+        year: int | None,
+        title: str | None,
+    ) -> SourceAnswer:
+        """The picture of the character found (by name or by id): its artwork, else the actor's
+        TVDB photo; never anybody else's when it has neither."""
         artwork = ctx.settings.tvdb_artwork_url
         # Best first: the character's artwork, then the actor's TVDB photo. Both are offered, so
         # when the artwork turns out dead or truncated (the resolver checks TVDB's pictures) the
@@ -262,9 +354,95 @@ class TvdbSource:
                     quality_score=quality,
                     matched=match,
                     media_type=MediaType.TV,
-                    year=title_match.candidate.year,
-                    title=title_match.candidate.titles[0],
+                    year=year,
+                    title=title,
                 )
                 for url, quality in offered.items()
             ]
         )
+
+    async def _find_by_ids(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """Resolve a row by its TVDB ids: the series' characters by `tvdb_id` (the cached
+        extended record), then the character by `tvdb_character_id`, or by name when only the
+        series is given. IdentityMismatch when the row's title or character is not the id's."""
+        ids = query.ids
+        if ids.tvdb_id is None:
+            return await self._find_by_character(query, ctx)
+        series_id = str(ids.tvdb_id)
+        series_label = id_label("tvdb_id", series_id)
+        series = await self._series(ctx, series_id)
+        if series is None:
+            return SourceAnswer.none(f"TVDB has no series with {series_label}")
+        if mismatch := title_contradiction(series_label, query, series["titles"], series["year"]):
+            raise IdentityMismatch(mismatch)
+        title = series["titles"][0] if series["titles"] else None
+        cast: list[dict[str, Any]] = series["characters"]
+        if ids.tvdb_character_id is not None:
+            label = id_label("tvdb_character_id", ids.tvdb_character_id)
+            wanted = str(ids.tvdb_character_id)
+            chosen = next((c for c in cast if c["character_id"] == wanted), None)
+            if chosen is None:
+                shown = f"the series {title!r}" if title else f"series {series_id}"
+                raise IdentityMismatch(
+                    f"{label} is not an actor's character in {shown} ({series_label})."
+                )
+            who = chosen["person"] or None
+            if mismatch := character_contradiction(
+                label, query, who, chosen["name"], chosen.get("aliases") or ()
+            ):
+                raise IdentityMismatch(mismatch)
+        else:
+            # Only the series is known: its characters are matched by name, as after a search.
+            found = matched_character(query, cast)
+            if isinstance(found, NoMatch):
+                return SourceAnswer.none(found.reason)
+            chosen = found
+        match = Match(
+            person=chosen["person"] or None,
+            character=chosen["name"],
+            external_id=chosen["character_id"] or chosen["id"],
+            work_id=series_id,
+        )
+        return self._answer(ctx, chosen, match, series["year"], title)
+
+    async def _find_by_character(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """Resolve a row by its `tvdb_character_id` alone: `/characters/{id}` names the
+        character, the actor and the series. The series' original-language name is all that
+        reply has of its titles: when it is not the row's title, the series record (shared with
+        its other rows) is asked for its translations and aliases before calling it a mismatch."""
+        character_id = query.ids.tvdb_character_id
+        assert character_id is not None
+        label = id_label("tvdb_character_id", character_id)
+        path = f"/characters/{character_id}"
+
+        async def fetch() -> dict[str, Any]:
+            payload = await self._get(ctx, path, {})
+            return {} if payload is None else parse_character(payload)
+
+        chosen = await cached_response(ctx, PROVIDER, (path,), fetch)
+        if not chosen:
+            return SourceAnswer.none(f"TVDB has no character with {label}")
+        if not chosen["series_id"]:
+            return SourceAnswer.none(f"{label} is a film's character, not a series'")
+        if chosen["type"] is not None and chosen["type"] not in ACTOR_TYPES:
+            raise IdentityMismatch(f"{label} is {chosen['person'] or 'a person'}'s crew credit.")
+        titles, year = chosen["series_titles"], chosen["series_year"]
+        if title_contradiction(label, query, titles, year):
+            series = await self._series(ctx, chosen["series_id"])
+            if series is not None:
+                titles = [*series["titles"], *titles]
+                year = series["year"] or year
+            if mismatch := title_contradiction(label, query, titles, year):
+                raise IdentityMismatch(mismatch)
+        who = chosen["person"] or None
+        if mismatch := character_contradiction(
+            label, query, who, chosen["name"], chosen["aliases"]
+        ):
+            raise IdentityMismatch(mismatch)
+        match = Match(
+            person=who,
+            character=chosen["name"],
+            external_id=chosen["character_id"] or chosen["id"],
+            work_id=chosen["series_id"],
+        )
+        return self._answer(ctx, chosen, match, year, titles[0] if titles else None)

@@ -3,6 +3,9 @@
 Auth like the real API: the token with or without "Bearer "; a wrong token gets HTTP 401
 `{"error": "Unable to verify token"}`; an expired one HTTP 200 with a Hasura `invalid-jwt` error;
 "Bearer Bearer <token>" HTTP 200 with `invalid-headers`.
+
+Besides `search`, it answers `books_by_pk(id:)` (Hasura's by-primary-key query: the book, or null)
+from the same books. `forbid_search()` makes any search fail loudly (rows with ids must not search).
 """
 
 from __future__ import annotations
@@ -186,6 +189,11 @@ class FakeHardcover(FakeService):
         self.characters = [dict(c) for c in CHARACTERS]
         self.searches: list[tuple[str, str]] = []  # (query_type, q) of each answered search
         self.route("POST", r"/v1/graphql", self._graphql)
+        self.search_forbidden = False
+
+    def forbid_search(self) -> None:
+        """From now on a search request is a test failure (rows with ids must not search)."""
+        self.search_forbidden = True
 
     def _auth_error(self, request: httpx.Request) -> httpx.Response | None:
         header = request.headers.get("authorization", "").strip()
@@ -207,6 +215,10 @@ class FakeHardcover(FakeService):
         kind = (found.group(1) if found else str(variables.get("type", ""))).lower()
         q = str(variables.get("q", ""))
         per_page = int(variables.get("perPage", 25))
+        if "books_by_pk(" in query:
+            return self._book_by_pk(variables.get("id"))
+        if self.search_forbidden:
+            raise UnexpectedRequest(f"Hardcover fake got a search it forbids: {q!r}")
         if "search(" not in query or not q:
             raise UnexpectedRequest(f"Hardcover fake got a query it does not serve: {query!r}")
         wanted = _words(q)
@@ -227,6 +239,32 @@ class FakeHardcover(FakeService):
         self.searches.append((kind, q))
         results = typesense(docs, q, per_page, kind.capitalize())
         return json_response(200, {"data": {"search": {"results": results}}})
+
+    def _book_by_pk(self, book_id: Any) -> httpx.Response:
+        if not isinstance(book_id, int):
+            message = f"parsing Int failed, expected Int, but encountered {type(book_id).__name__}"
+            error = {
+                "message": message,
+                "extensions": {
+                    "path": "$.selectionSet.books_by_pk.args.id",
+                    "code": "parse-failed",
+                },
+            }
+            return json_response(200, {"errors": [error]})
+        doc = next((b for b in self.books if b["id"] == str(book_id)), None)
+        if doc is None:
+            return json_response(200, {"data": {"books_by_pk": None}})
+        image = doc["image"] if isinstance(doc["image"], dict) else None
+        book = {
+            "id": book_id,
+            "title": doc["title"],
+            "subtitle": doc["subtitle"],
+            "release_year": doc["release_year"],
+            "release_date": doc["release_date"],
+            "image": {"url": image["url"]} if image else None,
+            "book_series": [{"series": {"name": name}} for name in doc["series_names"]],
+        }
+        return json_response(200, {"data": {"books_by_pk": book}})
 
 
 def cover_host(books: list[dict[str, Any]] = BOOKS) -> FakeImageHost:

@@ -1,4 +1,7 @@
-"""A TMDB v3 fake with the real reply shapes (api-reference.md), including its error bodies."""
+"""A TMDB v3 fake with the real reply shapes (api-reference.md), including its error bodies.
+
+`forbid_search()` makes any search request fail loudly: a row resolved by ids must not search.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.fakes.base import FakeService, json_response
+from tests.fakes.base import FakeService, UnexpectedRequest, json_response
 
 VALID_KEY = "0123456789abcdef0123456789abcdef"
 VALID_READ_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJlLXRlc3Q"
@@ -43,7 +46,8 @@ def cast_member(
         "profile_path": profile,
         "cast_id": 100 + order,
         "character": character,
-        "credit_id": f"52fe4{person_id:08x}",
+        # TMDB credit ids are 24 hexadecimal digits ("52fe4250c3a36847f80149f3").
+        "credit_id": f"52fe42{person_id:08x}c3a36847f8",
         "order": order,
         **extra,
     }
@@ -182,7 +186,13 @@ TV: dict[int, dict[str, Any]] = {
                 "original_name": "Aaron Paul",
                 "popularity": 30.0,
                 "profile_path": None,
-                "roles": [{"credit_id": "x", "character": "Jesse Pinkman", "episode_count": 62}],
+                "roles": [
+                    {
+                        "credit_id": "52542287760ee31328001af1",
+                        "character": "Jesse Pinkman",
+                        "episode_count": 62,
+                    }
+                ],
                 "total_episode_count": 62,
                 "order": 1,
             },
@@ -204,7 +214,14 @@ class FakeTmdb(FakeService):
         self.route("GET", r"/3/search/tv", self._search_tv)
         self.route("GET", r"/3/movie/(?P<id>\d+)", self._movie)
         self.route("GET", r"/3/tv/(?P<id>\d+)/aggregate_credits", self._tv_credits)
+        self.route("GET", r"/3/tv/(?P<id>\d+)", self._tv)
+        self.route("GET", r"/3/credit/(?P<id>[^/]+)", self._credit)
         self.route("GET", r"/3/configuration", self._configuration)
+        self.search_forbidden = False
+
+    def forbid_search(self) -> None:
+        """From now on a search request is a test failure (rows with ids must not search)."""
+        self.search_forbidden = True
 
     # Auth is checked on every route, like the real API.
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -224,6 +241,8 @@ class FakeTmdb(FakeService):
     def _search(
         self, request: httpx.Request, items: dict[int, dict[str, Any]], kind: str
     ) -> httpx.Response:
+        if self.search_forbidden:
+            raise UnexpectedRequest(f"TMDB fake got a search it forbids: {request.url}")
         if (denied := self._guard(request)) is not None:
             return denied
         query = request.url.params.get("query", "").lower()
@@ -286,6 +305,36 @@ class FakeTmdb(FakeService):
             return json_response(404, NOT_FOUND_BODY)
         return json_response(200, {"cast": show["cast"], "crew": [], "id": int(match["id"])})
 
+    def _tv(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        """`/tv/{id}`: the details, with `aggregate_credits` appended when asked."""
+        if (denied := self._guard(request)) is not None:
+            return denied
+        show = self.tv.get(int(match["id"]))
+        if show is None:
+            return json_response(404, NOT_FOUND_BODY)
+        body = {k: v for k, v in show.items() if k != "cast"}
+        body.update({"id": int(match["id"]), "number_of_seasons": 5, "seasons": []})
+        if "aggregate_credits" in request.url.params.get("append_to_response", ""):
+            body["aggregate_credits"] = {"cast": show["cast"], "crew": []}
+        return json_response(200, body)
+
+    def _credit(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        """`/credit/{credit_id}`: the credit with its work (`media`) and its person, as TMDB
+        answers it; a credit id it does not know gets TMDB's 404 body."""
+        if (denied := self._guard(request)) is not None:
+            return denied
+        wanted = match["id"]
+        for kind, items in (("movie", self.movies), ("tv", self.tv)):
+            for work_id, work in items.items():
+                for member in work["cast"]:
+                    roles = member.get("roles") or [member]
+                    for role in roles:
+                        if role.get("credit_id") == wanted:
+                            return json_response(
+                                200, _credit_body(kind, work_id, work, member, role)
+                            )
+        return json_response(404, NOT_FOUND_BODY)
+
     def _configuration(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
         if (denied := self._guard(request)) is not None:
             return denied
@@ -299,3 +348,44 @@ class FakeTmdb(FakeService):
                 }
             },
         )
+
+
+def _credit_body(
+    kind: str, work_id: int, work: dict[str, Any], member: dict[str, Any], role: dict[str, Any]
+) -> dict[str, Any]:
+    media = {k: v for k, v in work.items() if k != "cast"}
+    media.update(
+        {
+            "adult": False,
+            "backdrop_path": None,
+            "id": work_id,
+            "original_language": "en",
+            "overview": "",
+            "poster_path": f"/poster{work_id}.jpg",
+            "media_type": kind,
+            "genre_ids": [18],
+            "vote_average": 8.0,
+            "vote_count": 1000,
+            "character": role.get("character", ""),
+        }
+    )
+    if kind == "tv":
+        media.update({"origin_country": ["US"], "episodes": [], "seasons": []})
+    person_fields = ("adult", "id", "name", "original_name", "popularity", "gender")
+    person = {k: member[k] for k in person_fields if k in member}
+    person.update(
+        {
+            "media_type": "person",
+            "known_for_department": member.get("known_for_department", "Acting"),
+            "profile_path": member.get("profile_path"),
+        }
+    )
+    return {
+        "credit_type": "cast",
+        "department": "Actors",
+        "job": "Actor",
+        "media": media,
+        "media_type": kind,
+        "id": role["credit_id"],
+        "person": person,
+    }

@@ -1,4 +1,5 @@
-"""A TheTVDB v4 fake: login, search, series extended, with the real API's messy image fields."""
+"""A TheTVDB v4 fake: login, search, series extended, characters, with the real API's messy
+image fields. `forbid_search()` makes any search fail loudly (rows with ids must not search)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.fakes.base import FakeService, json_response, parse_json_body
+from tests.fakes.base import FakeService, UnexpectedRequest, json_response, parse_json_body
 from tests.fakes.images import FakeImageHost, sharp_photo
 
 VALID_API_KEY = "tvdb-key-5f2c9a1e-7d3b-4c8e-9a6f-2b1d0e4c8a7f"
@@ -144,6 +145,12 @@ class FakeTvdb(FakeService):
         self.route("POST", r"/v4/login", self._login)
         self.route("GET", r"/v4/search", self._search)
         self.route("GET", r"/v4/series/(?P<id>\d+)/extended", self._extended)
+        self.route("GET", r"/v4/characters/(?P<id>[^/]+)", self._character)
+        self.search_forbidden = False
+
+    def forbid_search(self) -> None:
+        """From now on a search request is a test failure (rows with ids must not search)."""
+        self.search_forbidden = True
 
     def expire_tokens(self) -> None:
         """Forget every issued token, as the real service does when one goes stale."""
@@ -167,6 +174,8 @@ class FakeTvdb(FakeService):
         return None
 
     def _search(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if self.search_forbidden:
+            raise UnexpectedRequest(f"TVDB fake got a search it forbids: {request.url}")
         if (denied := self._guard(request)) is not None:
             return denied
         query = request.url.params.get("query", "").lower()
@@ -209,15 +218,58 @@ class FakeTvdb(FakeService):
             return json_response(
                 404, {"status": "failure", "message": "NotFoundException", "data": None}
             )
+        series_id = int(match["id"])
+        aliases = [{"language": "eng", "name": a} for a in series["aliases"]]
         data = {
-            "id": int(match["id"]),
+            "id": series_id,
             "name": series["name"],
             "slug": series["slug"],
             "year": series["year"],
-            "characters": series["characters"],
+            "firstAired": f"{series['year']}-01-20",
+            "nameTranslations": list(series["translations"]),
+            "aliases": aliases,
+            "originalLanguage": next(iter(series["translations"]), "eng"),
+            "characters": [{**c, "seriesId": series_id} for c in series["characters"]],
             "image": f"https://artworks.thetvdb.com/banners/posters/{match['id']}-1.jpg",
         }
+        if request.url.params.get("meta") == "translations":
+            data["translations"] = {
+                "nameTranslations": [
+                    {"name": name, "language": language}
+                    for language, name in series["translations"].items()
+                ],
+                "overviewTranslations": [],
+                "aliases": aliases,
+            }
         return json_response(200, {"status": "success", "data": data})
+
+    def _character(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        """`/characters/{id}`: the character with its series' name (in the original language),
+        image and year, as TVDB answers it; a non-numeric id gets the real 400."""
+        if (denied := self._guard(request)) is not None:
+            return denied
+        if not match["id"].isdigit():
+            return json_response(
+                400,
+                {
+                    "status": "failure",
+                    "message": "InvalidValueType: cannot make item path",
+                    "data": None,
+                },
+            )
+        for series_id, series in self.series.items():
+            for item in series["characters"]:
+                if item["id"] == int(match["id"]):
+                    poster = f"https://artworks.thetvdb.com/banners/posters/{series_id}-1.jpg"
+                    data = {
+                        **item,
+                        "seriesId": series_id,
+                        "series": {"name": series["name"], "image": poster, "year": series["year"]},
+                    }
+                    return json_response(200, {"status": "success", "data": data})
+        return json_response(
+            404, {"status": "failure", "message": "NotFoundException", "data": None}
+        )
 
 
 def artwork_path(value: Any) -> str | None:
