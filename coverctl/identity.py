@@ -34,6 +34,7 @@ from coverctl.names import (
     CastMember,
     TitleCandidate,
     TitleMatch,
+    character_aliases,
     match_character,
     match_title,
 )
@@ -205,8 +206,9 @@ def character_contradiction(
     aliases: Sequence[str] = (),
 ) -> str | None:
     """None when the row's character name is the credit's (exactly, partly or with a typo, as
-    `names.match_character` decides for that one credit, its aliases included) and its actor,
-    if given, is the credited person; else the sentence saying who the id is.
+    `names.match_character` decides for that one credit, its aliases included; a row that
+    pastes a credit string matches by any of its aliases) and its actor, if given, is the
+    credited person; else the sentence saying who the id is.
 
     A credit without a character name cannot contradict the row's: the id alone decides."""
     names = [n for n in (credited, *aliases) if n and n.strip()]
@@ -218,10 +220,17 @@ def character_contradiction(
         order=0,
         has_image=True,
     )
-    if names and not isinstance(match_character(query.character_name, [member]), CastMatch):
+    # The row's name may itself be a credit string ("Bruce Wayne / Batman", "Woody (voice)"):
+    # any of its aliases naming this credit is the credit.
+    asked = [query.character_name, *character_aliases(query.character_name)]
+    named = next(
+        (a for a in asked if isinstance(match_character(a, [member]), CastMatch)),
+        None if names else query.character_name,
+    )
+    if named is None:
         return f"{label} is {who}, not '{query.character_name}'."
     if query.actor and not isinstance(
-        match_character(query.character_name, [member], actor=query.actor), CastMatch
+        match_character(named, [member], actor=query.actor), CastMatch
     ):
         return f"{label} is {who}, not played by {query.actor}."
     return None

@@ -256,18 +256,21 @@ def test_input_id_columns_are_read_in_any_case_and_passed_through() -> None:
 def test_every_member_of_a_whole_cast_resolves_by_credit_id_without_a_search(
     harness: ResolverHarness, ids_tmdb: FakeTmdb
 ) -> None:
+    # Each credit twice: its character as people type it, and the credit string as exported.
     queries = [
         movie(
-            typed(role),
+            character,
             "The Royal Tenenbaums",
             2001,
             tmdb_id=TENENBAUMS,
             credit_id=tenenbaums_credit(i),
         )
         for i, (_, _, role, _) in enumerate(TENENBAUMS_CAST)
+        for character in (typed(role), role)
     ]
     results = harness.resolve_many(queries)
-    for (person_id, name, role, profile), result in zip(TENENBAUMS_CAST, results, strict=True):
+    expected = [member for member in TENENBAUMS_CAST for _ in range(2)]
+    for (person_id, name, role, profile), result in zip(expected, results, strict=True):
         if profile is None:
             assert result.status == "not_found"
             assert result.error is not None and f"found {name} as '{role}'" in result.error
@@ -335,6 +338,21 @@ def test_contradiction_names_the_person_the_credit_is(
     assert result.status == "error"
     assert result.error == f"credit_id {ledger} is Heath Ledger as 'Joker', not 'Bruce Wayne'."
     assert provider_attempts(result) == [("tmdb_movie", "rejected")]
+
+
+def test_a_pasted_credit_string_names_its_credit_by_any_alias(
+    harness: ResolverHarness, ids_tmdb: FakeTmdb
+) -> None:
+    bale = credit_of(ids_tmdb, 155, "Christian Bale")
+    for name in ("Bruce Wayne / Batman", "Batman", "Bruce Wayne (voice)"):
+        result = harness.resolve(movie(name, "The Dark Knight", tmdb_id=155, credit_id=bale))
+        assert result.status == "resolved", (name, result.error)
+    result = harness.resolve(
+        movie("Harvey Dent / Joker", "The Dark Knight", tmdb_id=155, credit_id=bale)
+    )
+    assert result.error == (
+        f"credit_id {bale} is Christian Bale as 'Bruce Wayne / Batman', not 'Harvey Dent / Joker'."
+    )
 
 
 def test_tmdb_person_id_picks_the_person_and_checks_the_name(

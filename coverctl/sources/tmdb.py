@@ -170,15 +170,17 @@ def parse_credit(payload: Any) -> dict[str, Any]:
         year = year_of(media.get("first_air_date"))
     person_id = as_int(person.get("id"))
     media_id = as_int(media.get("id"))
+    if person_id is None or media_id is None:
+        raise ProviderResponseError(PROVIDER, "the credit reply names no person or no work")
     return {
         "credit_type": as_str(data.get("credit_type")),
         "job": as_str(data.get("job")),
         "media_type": media_type,
-        "media_id": str(media_id) if media_id is not None else "",
+        "media_id": str(media_id),
         "titles": [t for t in dict.fromkeys(titles) if t],
         "year": year,
         "member": {
-            "id": str(person_id) if person_id is not None else "",
+            "id": str(person_id),
             "name": as_str(person.get("name")),
             "character": as_str(media.get("character")),
             "profile_path": as_str(person.get("profile_path")) or None,
@@ -193,6 +195,16 @@ def credit_in_cast(cast: list[dict[str, Any]], credit_id: str) -> tuple[dict[str
             if role["credit_id"] == credit_id:
                 return member, role["character"] or member["character"]
     return None
+
+
+def other_person(label: str, member: dict[str, Any], person_id: int | None) -> str | None:
+    """Why a credit held by `member` is not the row's `tmdb_person_id`, or None when it is."""
+    if person_id is None or member["id"] == str(person_id):
+        return None
+    return (
+        f"{label} is {member['name']} (tmdb_person_id {member['id']}), "
+        f"not tmdb_person_id {person_id}."
+    )
 
 
 def matched_member(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
@@ -404,11 +416,8 @@ class _TmdbSource:
             if held is None:
                 raise IdentityMismatch(f"{label} is not a role in {shown} ({work_label}).")
             member, character = held
-            if ids.tmdb_person_id is not None and member["id"] != str(ids.tmdb_person_id):
-                raise IdentityMismatch(
-                    f"{label} is {member['name']} (tmdb_person_id {member['id']}), "
-                    f"not tmdb_person_id {ids.tmdb_person_id}."
-                )
+            if mismatch := other_person(label, member, ids.tmdb_person_id):
+                raise IdentityMismatch(mismatch)
         elif ids.tmdb_person_id is not None:
             label = id_label("tmdb_person_id", ids.tmdb_person_id)
             person = next((m for m in cast if m["id"] == str(ids.tmdb_person_id)), None)
@@ -440,7 +449,8 @@ class _TmdbSource:
         """Resolve a row by its `credit_id` alone: one `/credit/{id}` request names the work,
         the person and the character."""
         credit_id = query.ids.credit_id
-        assert credit_id is not None
+        if credit_id is None:
+            return SourceAnswer.none("the row has no TMDB id")
         label = id_label("credit_id", credit_id)
         credit = await self._credit(ctx, credit_id)
         if not credit:
@@ -457,12 +467,8 @@ class _TmdbSource:
         if credit["credit_type"] != "cast":
             job = credit["job"] or "crew"
             raise IdentityMismatch(f"{label} is {member['name']}'s {job} credit, not a role.")
-        person_id = query.ids.tmdb_person_id
-        if person_id is not None and member["id"] != str(person_id):
-            raise IdentityMismatch(
-                f"{label} is {member['name']} (tmdb_person_id {member['id']}), "
-                f"not tmdb_person_id {person_id}."
-            )
+        if mismatch := other_person(label, member, query.ids.tmdb_person_id):
+            raise IdentityMismatch(mismatch)
         if mismatch := title_contradiction(label, query, titles, credit["year"]):
             raise IdentityMismatch(mismatch)
         character = member["character"]
@@ -473,7 +479,7 @@ class _TmdbSource:
             character=character,
             external_id=member["id"],
             credit_id=credit_id,
-            work_id=credit["media_id"] or None,
+            work_id=credit["media_id"],
         )
         return self._answer(ctx, member, match, credit["media_id"], credit["year"], title)
 

@@ -411,7 +411,8 @@ class TvdbSource:
         reply has of its titles: when it is not the row's title, the series record (shared with
         its other rows) is asked for its translations and aliases before calling it a mismatch."""
         character_id = query.ids.tvdb_character_id
-        assert character_id is not None
+        if character_id is None:
+            return SourceAnswer.none("the row has no TVDB id")
         label = id_label("tvdb_character_id", character_id)
         path = f"/characters/{character_id}"
 
