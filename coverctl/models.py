@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Status = Literal["resolved", "not_found", "error"]
@@ -28,10 +28,10 @@ class ExternalIds:
 
     def as_dict(self) -> dict[str, int | str]:
         """The ids that are set, by column name."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
 
     def __bool__(self) -> bool:
-        return any(value is not None for value in asdict(self).values())
+        return any(getattr(self, f.name) is not None for f in fields(self))
 
 
 @dataclass(frozen=True)
