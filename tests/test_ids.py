@@ -23,10 +23,11 @@ from coverctl.models import ExternalIds, Query
 from coverctl.resolver import validate_query
 from tests.conftest import FAST_RETRIES, ResolverHarness
 from tests.fakes.base import serve
-from tests.fakes.hardcover import VALID_TOKEN, FakeHardcover, cover
+from tests.fakes.hardcover import COVER_HOST, VALID_TOKEN, FakeHardcover, cover, cover_host
+from tests.fakes.images import FakeImageHost
 from tests.fakes.routing import HostRouter
 from tests.fakes.tmdb import VALID_KEY, FakeTmdb, cast_member
-from tests.fakes.tvdb import FakeTvdb
+from tests.fakes.tvdb import ARTWORK_HOST, FakeTvdb
 from tests.resolving import FAST_RATES, SourceHarness
 
 # --- a whole real-shaped cast where most of the family shares one surname ------------------
@@ -654,7 +655,9 @@ def books(make_settings: Callable[..., Settings]) -> Iterator[tuple[SourceHarnes
     hardcover = FakeHardcover()
     hardcover.forbid_search()
     settings = make_settings(HARDCOVER_API_KEY=VALID_TOKEN, COVERCTL_WEB_SEARCH="0", **FAST_RATES)
-    yield SourceHarness(settings, {"api.hardcover.app": hardcover}), hardcover
+    # Covers are checked before they are served: the cover host answers with real pictures.
+    routes = {"api.hardcover.app": hardcover, COVER_HOST: cover_host()}
+    yield SourceHarness(settings, routes), hardcover
 
 
 def test_hardcover_id_gets_the_books_cover_without_a_search(
@@ -720,7 +723,11 @@ def row(character: str, title: str, media: str = "movie", **ids: Any) -> dict[st
 
 
 def test_batch_mixes_id_rows_with_name_rows_at_one_request_per_work(
-    tmp_path: Path, provider_settings: Settings, tmdb: FakeTmdb, tvdb: FakeTvdb
+    tmp_path: Path,
+    provider_settings: Settings,
+    tmdb: FakeTmdb,
+    tvdb: FakeTvdb,
+    tvdb_art: FakeImageHost,
 ) -> None:
     ledger = credit_of(tmdb, 155, "Heath Ledger")
     fan = credit_of(tmdb, 155, "Uncredited Extra")
@@ -740,7 +747,9 @@ def test_batch_mixes_id_rows_with_name_rows_at_one_request_per_work(
     ]
     source = write_csv(tmp_path / "in.csv", rows)
     out = tmp_path / "out.jsonl"
-    router = HostRouter({"api.themoviedb.org": tmdb, "api4.thetvdb.com": tvdb})
+    router = HostRouter(
+        {"api.themoviedb.org": tmdb, "api4.thetvdb.com": tvdb, ARTWORK_HOST: tvdb_art}
+    )
     summary = run_batch(
         source,
         provider_settings,
