@@ -4,18 +4,59 @@ The rule everything here follows: the right person or nothing. A wrong face is w
 picture, so every matcher returns :class:`NoMatch` with a reason when the answer is not certain
 (nothing matches, several different characters match equally well, the year is off).
 
-Matching kinds, best first:
+How :func:`match_character` reads names. Credits and queries are read alike: split into aliases
+on "/", ";", "|" and " aka "; "(voice)", "(uncredited)", "(as ...)" dropped; an age in
+parentheses kept ("Bruce Wayne (young)" is "Young Bruce Wayne"); a quoted nickname between two
+names adds the name without it, the nickname with the surname and the nickname alone
+("Robert 'Bob' Paulson"). Words are compared folded: accents, case and punctuation
+(:func:`normalize`), a leading "the", and the spellings of one honorific or age word
+(:data:`WORD_CLASSES`: Doc = Dr. = Doctor, Capt. = Captain, Mr. = Mister, Older = Old).
 
-* **exact**: the normalised query equals an alias, ignoring a leading "the" and spaces
-  ("Spiderman" = "Spider-Man", "Joker" = "The Joker").
-* **partial**: every query token is a whole token of the alias ("jack sparrow" in
-  "captain jack sparrow").
-* **fuzzy**: a typo ("Hermoine Granger"), accepted only past :data:`FUZZY_THRESHOLD` and the
-  guards documented on that constant.
+The rules, best first. The first rule that finds anybody decides; a later one is never asked.
+
+1. **Whole credit.** A query written like a credit ("Bruce Wayne / Batman", "The Joker (voice)",
+   "Mr. Freeze / Dr. Victor Fries") answers with the credit written the same way.
+   Otherwise each of the query's aliases is the user's name for the character: the best match
+   of any of them wins, and aliases pointing at different people are ambiguous.
+2. **Exact**: an alias with the same words ("Spiderman" = "Spider-Man", "Joker" = "The Joker").
+3. **Partial**: every query word is a word of the alias ("jack sparrow" in "captain jack
+   sparrow", "Doc Brown" in "Dr. Emmett Brown").
+4. **Loose**, reported as partial and taken only when one person qualifies: the formal form of
+   a credited nickname or an initial ("William Adama" for "Bill Adama": a curated table, one
+   step only); a credit shorter than the query that keeps its surname ("Walter Hartwell White"
+   for "Walter White", "James Tiberius Kirk" for "James T. Kirk" or "Kirk", "Mary
+   Crawley-Talbot" for "Mary Crawley"); a rank of the query that the credit leaves out
+   ("Captain Jack Sparrow" for "Jack Sparrow"). Never an age word ("Young Bruce Wayne" is not
+   Bruce Wayne) nor a form of address ("Mrs. Gordon" is not Lt. James Gordon) left out, and a
+   bare surname only when nobody else carries it or it is the lead's.
+5. **Fuzzy**: a typo in one long word, in word order ("Hermoine Granger"), or in a long surname
+   after exact first names ("Robert Barratheon"), past :data:`FUZZY_THRESHOLD` and its guards,
+   and only when nobody else in the cast is as close. Word order counts: "Anna Black" is never
+   "Black Annis".
+
+Who wins when several people match at the best rule:
+
+* **Age variants**: "Young X", "Old X", "Teen X", "Little X Y" (:data:`_MODIFIERS`) are the same
+  character as the plain X and lose to it ("Old Rose" to "Rose DeWitt Bukater", "Young Leia" to
+  "Princess Leia"); a query naming the variant ("Old Rose") gets the variant.
+* **The title character**: with ``title``, among relatives sharing the surname asked for, the
+  lead whose name is in the title wins ("Presley" in *Elvis*).
+* **A clear lead**: people sharing the very name asked for (or its surname) are settled by billing
+  only when the top-billed is the lead and everybody else carrying it is far below
+  (:data:`LEAD_MAX_ORDER`, :data:`FAR_BELOW_MIN_ORDER`, :data:`LEAD_MIN_GAP`); never between bit
+  parts with a generic credit ("Soldier", "INS Agent": :data:`GENERIC_ROLE_WORDS`).
+* **The credit as written**: an exact name still shared is settled by the one credit written
+  exactly as the query ("Witch-King" over "Witch-King (uncredited)").
+* Anything else is ambiguous, and the reason names who it could be.
+
+Never an answer: a credit for a depiction of someone (a portrait, painting, photograph, statue,
+archive footage, a voice on tape: "Portrait of Mrs. Crawley", "X (photograph)"), except to a
+query written as that credit; a "Himself" credit, except to the person's own name.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -23,11 +64,15 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 __all__ = [
     "ACTOR_FUZZY_THRESHOLD",
+    "FAR_BELOW_MIN_ORDER",
     "FUZZY_MIN_LENGTH",
     "FUZZY_THRESHOLD",
+    "LEAD_MAX_ORDER",
+    "LEAD_MIN_GAP",
     "TITLE_FUZZY_THRESHOLD",
     "CastMatch",
     "CastMember",
@@ -42,18 +87,21 @@ __all__ = [
 ]
 
 FUZZY_THRESHOLD: Final[float] = 88.0
-"""Lowest rapidfuzz score (0..100, best of ``ratio`` and ``token_sort_ratio``) for a fuzzy
-character match. 88 accepts one transposition in a two-word name ("Hermoine Granger" scores 93.75)
-and rejects one changed letter in a word of up to eight letters. A fuzzy match also needs:
+"""Lowest rapidfuzz ``ratio`` (0..100, the words in the order written) for a fuzzy character
+match. 88 accepts one transposition in a two-word name ("Hermoine Granger" scores 93.75) and
+rejects one changed letter in a word of up to eight letters. A fuzzy match also needs:
 
 * both strings at least :data:`FUZZY_MIN_LENGTH` letters long (spaces not counted), so short
   names ("Bane", "Bale", "Dane") only ever match exactly or as whole tokens;
-* the same first letters of their words (sorted), so "Bruce Wayne" never becomes "Bruce Payne";
+* the same words in the same order but one, which starts with the same letter, so "Bruce Wayne"
+  never becomes "Bruce Payne" and "Anna Black" never "Black Annis" (the order of the words is
+  never ignored: sorting them would pair two different people's names);
+* that one word a near-spelling of at least :data:`FUZZY_WORD_MIN_LENGTH` letters: a typo in
+  one long word, never another first name ("Mary Smith" is not "Mark Smith", "Mrs Bennet" is
+  not "Mr Bennet");
 * the same numbers (digits and roman numerals), so "Stormtrooper 1" never becomes "Stormtrooper 2";
-* neither string merely extending the other ("Robin" / "Robins", "Alien" / "Aliens");
-* the same number of words, all equal but one, and that one a near-spelling of at least
-  :data:`FUZZY_WORD_MIN_LENGTH` letters: a typo in one long word, never another first name
-  ("Mary Smith" is not "Mark Smith", "Mrs Bennet" is not "Mr Bennet").
+* neither string merely extending the other ("Robin" / "Robins", "Alien" / "Aliens"), except a
+  surname of :data:`SURNAME_TYPO_MIN_LENGTH` letters or more after the same first names.
 """
 
 FUZZY_WORD_MIN_LENGTH: Final[int] = 5
@@ -146,81 +194,249 @@ def filename_key(name: str) -> str:
     return key.strip(".")
 
 
-# Words that mark an age or variant of a character ("Young Bruce Wayne"): such an alias loses to
-# the plain one.
-_MODIFIERS: Final = frozenset(
-    {
-        "young",
-        "younger",
-        "youngest",
-        "teen",
-        "teenage",
-        "teenaged",
-        "adolescent",
-        "old",
-        "older",
-        "oldest",
-        "elder",
-        "elderly",
-        "aged",
-        "age",
-        "little",
-        "child",
-        "kid",
-        "baby",
-        "infant",
-        "toddler",
-        "adult",
-    }
+# ---------------------------------------------------------------- words and their classes
+
+
+def _word_set(words: str) -> frozenset[str]:
+    """A set of words written as one string, so the long lists below stay readable."""
+    return frozenset(words.split())
+
+
+# Words that mark an age or variant of a character ("Young Bruce Wayne", "Old Rose"): such an
+# alias is the same character as the plain one, and loses to it (rule "age variants").
+_MODIFIERS: Final = _word_set(
+    "young younger youngest teen teenage teenaged adolescent old older oldest elder elderly "
+    "aged age little child kid baby infant toddler adult"
+)
+# Age words that are also names or nicknames ("Little John", "Baby", "Billy the Kid"): they mark
+# an age only before a full name ("Little Bruce Wayne") or in a parenthetical ("(little)").
+_NAME_LIKE_MODIFIERS: Final = frozenset({"little", "baby", "kid"})
+# Generation suffixes after a full name ("James Gordon Jr."): like an age, they make the alias
+# another person of the same name, who loses to the plain one and never stands in for it.
+_GENERATIONS: Final = frozenset({"jr", "junior", "sr", "senior"})
+
+# Ranks and titles of office: a rank in the query may be left out of the credit
+# ("Captain Kirk" for "Kirk") because a relative hardly ever holds the same rank.
+_RANKS: Final = _word_set(
+    "captain commissioner lieutenant sergeant detective inspector superintendent constable "
+    "officer agent general colonel major corporal private brigadier admiral commander "
+    "commodore ensign marshal sheriff deputy doctor professor reverend monsignor president "
+    "judge chief principal headmaster headmistress coach mayor governor senator ambassador "
+    "chancellor minister pastor bishop cardinal rabbi maester nurse"
+)
+# Forms of address that say whose family or which sex: never dropped, because "Mrs. Gordon"
+# is not Lt. James Gordon and "Mr. Bennet" is not Mrs. Bennet.
+_ADDRESS_FORMS: Final = _word_set(
+    "mister mrs ms miss missus madam madame master mistress sir dame lord lady king queen "
+    "prince princess duke duchess count countess baron baroness emperor empress saint "
+    "father mother sister brother uncle aunt auntie grandma grandpa granny"
+)
+HONORIFICS: Final = _RANKS | _ADDRESS_FORMS
+"""Ranks and forms of address, in their canonical spelling (see :data:`WORD_CLASSES`)."""
+
+WORD_CLASSES: Final[dict[str, str]] = {
+    # Honorific equivalence classes: "Doc Brown" is "Dr. Emmett Brown", "Capt. Kirk" is
+    # "Captain James T. Kirk". Both the query and the credit are folded, so an exact or partial
+    # match sees through the spelling; nothing is dropped by folding.
+    "dr": "doctor",
+    "doc": "doctor",
+    "capt": "captain",
+    "cpt": "captain",
+    "cap": "captain",
+    "lt": "lieutenant",
+    "lieut": "lieutenant",
+    "sgt": "sergeant",
+    "sarge": "sergeant",
+    "prof": "professor",
+    "mr": "mister",
+    "st": "saint",
+    "det": "detective",
+    "insp": "inspector",
+    "supt": "superintendent",
+    "gen": "general",
+    "col": "colonel",
+    "maj": "major",
+    "cpl": "corporal",
+    "pvt": "private",
+    "brig": "brigadier",
+    "adm": "admiral",
+    "cmdr": "commander",
+    "comdr": "commander",
+    "cdr": "commander",
+    "rev": "reverend",
+    "revd": "reverend",
+    "fr": "father",
+    "msgr": "monsignor",
+    # Age words with the same meaning: "Older Rose" is the "Old Rose" credit.
+    "older": "old",
+    "elderly": "old",
+    "younger": "young",
+    "teenage": "teen",
+    "teenaged": "teen",
+    "adolescent": "teen",
+}
+"""Spellings folded to one canonical word before words are compared."""
+
+_NICKNAME_TABLE: Final[dict[str, tuple[str, ...]]] = {
+    "albert": ("al", "bert", "bertie"),
+    "alexander": ("alex", "xander", "sasha"),
+    "alexandra": ("alex", "sasha"),
+    "andrew": ("andy", "drew"),
+    "anthony": ("tony",),
+    "arthur": ("art", "artie"),
+    "augustus": ("gus",),
+    "barbara": ("babs", "barb"),
+    "benjamin": ("ben", "benji"),
+    "bernard": ("bernie",),
+    "catherine": ("cathy", "cat", "kate", "katie", "kitty"),
+    "charles": ("charlie", "chuck", "chas"),
+    "christopher": ("chris", "kit"),
+    "christina": ("chris", "tina"),
+    "christine": ("chris",),
+    "daniel": ("dan", "danny"),
+    "david": ("dave", "davy"),
+    "deborah": ("deb", "debbie"),
+    "donald": ("don", "donnie"),
+    "dorothy": ("dot", "dottie", "dolly"),
+    "douglas": ("doug",),
+    "eddard": ("ned",),
+    "edward": ("ed", "eddie", "ted", "teddy", "ned"),
+    "eleanor": ("ellie", "nell", "nellie"),
+    "elizabeth": ("liz", "lizzie", "lizzy", "beth", "betty", "betsy", "bess", "eliza", "libby"),
+    "emily": ("em", "emmy"),
+    "eugene": ("gene",),
+    "francis": ("frank", "frankie"),
+    "franklin": ("frank",),
+    "frederick": ("fred", "freddie", "freddy"),
+    "gabriel": ("gabe",),
+    "gerald": ("gerry", "jerry"),
+    "ginevra": ("ginny",),
+    "gregory": ("greg",),
+    "harold": ("hal", "harry"),
+    "henry": ("hank", "hal"),
+    "isabella": ("bella", "izzy"),
+    "isabel": ("bella", "izzy"),
+    "jacob": ("jake",),
+    "jacqueline": ("jackie",),
+    "james": ("jim", "jimmy", "jamie"),
+    "jeffrey": ("jeff",),
+    "jennifer": ("jen", "jenny"),
+    "john": ("johnny",),
+    "jonathan": ("jon", "jonny"),
+    "joseph": ("joe", "joey"),
+    "joshua": ("josh",),
+    "judith": ("judy",),
+    "katherine": ("kate", "kathy", "katie", "kat", "kitty", "cathy"),
+    "kathryn": ("kate", "kathy", "katie"),
+    "kenneth": ("ken", "kenny"),
+    "kimberly": ("kim",),
+    "lawrence": ("larry",),
+    "leonard": ("leo", "len", "lenny"),
+    "margaret": ("peggy", "maggie", "meg", "madge", "marge", "margie"),
+    "martin": ("marty",),
+    "matthew": ("matt", "matty"),
+    "maximilian": ("max",),
+    "maxwell": ("max",),
+    "michael": ("mike", "mikey", "mick", "mickey"),
+    "mitchell": ("mitch",),
+    "montgomery": ("monty",),
+    "nathaniel": ("nate", "nat"),
+    "nicholas": ("nick", "nicky"),
+    "pamela": ("pam",),
+    "patricia": ("pat", "patty", "trish"),
+    "patrick": ("pat", "paddy"),
+    "penelope": ("penny",),
+    "peter": ("pete",),
+    "philip": ("phil",),
+    "phillip": ("phil",),
+    "raymond": ("ray",),
+    "rebecca": ("becky", "becca"),
+    "reginald": ("reg", "reggie"),
+    "richard": ("dick", "rick", "ricky", "rich", "richie"),
+    "robert": ("bob", "bobby", "rob", "robbie", "bert"),
+    "ronald": ("ron", "ronnie"),
+    "samantha": ("sam", "sammy"),
+    "samuel": ("sam", "sammy"),
+    "samwise": ("sam",),
+    "stanley": ("stan",),
+    "stephen": ("steve",),
+    "steven": ("steve",),
+    "susan": ("sue", "susie"),
+    "terence": ("terry",),
+    "theodore": ("ted", "teddy", "theo"),
+    "theresa": ("tess", "tessa", "terry"),
+    "thomas": ("tom", "tommy"),
+    "timothy": ("tim", "timmy"),
+    "victoria": ("vicky", "tori"),
+    "vincent": ("vince", "vinnie"),
+    "virginia": ("ginny",),
+    "walter": ("walt", "wally"),
+    "william": ("bill", "billy", "will", "willy", "willie", "liam"),
+    "zachary": ("zach", "zack"),
+}
+"""Formal first names and the short forms everybody knows ("William" for a credited "Bill").
+
+Curated by hand and kept small on purpose: the ``nicknames`` package (2,691 pairs from
+genealogy) also pairs Robert with Rupert, Margaret with Rita and Daisy, Elizabeth with Lisa, which
+are different people's names today. Only one step is taken (formal to short form and back), so
+"Will" and "Bill" are not the same name although both are William's. "John"/"Jack" is left out
+on purpose: father and son are often John and Jack (John and Jack McClane)."""
+
+
+def _name_forms() -> dict[str, frozenset[str]]:
+    forms: dict[str, set[str]] = {}
+    for formal, shorts in _NICKNAME_TABLE.items():
+        forms.setdefault(formal, set()).update(shorts)
+        for short in shorts:
+            forms.setdefault(short, set()).add(formal)
+    return {name: frozenset(others) for name, others in forms.items()}
+
+
+_NAME_FORMS: Final = _name_forms()
+
+# Words that make a credit a picture or a recording of someone, not the character played:
+# "Portrait of Mrs. Crawley", "Ellie (archive footage)", "X (photograph)", "Voice on Tape".
+_DEPICTION_WORDS: Final = _word_set(
+    "portrait portraits painting paintings painted photo photos photograph photographs "
+    "photographed picture pictures statue statues bust sculpture drawing sketch poster "
+    "waxwork archive archival footage image images tape tapes recording recordings recorded"
 )
 # Words in a parenthetical that make it a credit qualifier, not a name: "(voice)",
-# "(uncredited)", "(archive footage)", "(singing voice)", "(scenes deleted)".
-_QUALIFIER_WORDS: Final = frozenset(
-    {
-        "voice",
-        "voices",
-        "uncredited",
-        "unbilled",
-        "credit",
-        "credits",
-        "credited",
-        "archive",
-        "archival",
-        "footage",
-        "cameo",
-        "segment",
-        "episode",
-        "episodes",
-        "version",
-        "dub",
-        "dubbed",
-        "motion",
-        "capture",
-        "mocap",
-        "rumored",
-        "rumoured",
-        "unconfirmed",
-        "deleted",
-        "scene",
-        "scenes",
-        "double",
-        "stunt",
-        "photo",
-        "photograph",
-        "flashback",
-        "singing",
-        "speaking",
-        "cgi",
-    }
+# "(uncredited)", "(singing voice)", "(scenes deleted)".
+_QUALIFIER_WORDS: Final = _word_set(
+    "voice voices uncredited unbilled credit credits credited cameo segment episode "
+    "episodes version dub dubbed motion capture mocap rumored rumoured unconfirmed deleted "
+    "scene scenes double stunt flashback singing speaking cgi"
 )
 # A parenthetical starting with one of these is about the credit ("(as Bob Smith)").
 _QUALIFIER_LEADS: Final = frozenset({"as", "also", "in"})
 _SELF_WORDS: Final = frozenset({"self", "himself", "herself", "themselves", "themself"})
-_PARENTHETICAL: Final = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]")
-_ALIAS_SEPARATOR: Final = re.compile(r"\s*(?:/|;|\||\s+a\.?k\.?a\.?\s+)\s*", re.IGNORECASE)
-
-
 _AGE_WORDS: Final = frozenset({"year", "years", "yr", "yrs"})
+
+# Head nouns of bit parts: several people credited "Soldier", "INS Agent", "Police Officer #4"
+# are different people, so a tie between them is never settled by billing (rule "clear lead").
+GENERIC_ROLE_WORDS: Final = _word_set(
+    "soldier soldiers agent agents guard guards bodyguard nurse reporter journalist "
+    "photographer officer policeman policewoman police cop trooper stormtrooper marine "
+    "sailor pilot driver waiter waitress bartender barman maid servant butler clerk cashier "
+    "receptionist secretary assistant intern technician tech scientist engineer medic "
+    "paramedic surgeon security bouncer vendor merchant trader farmer villager peasant "
+    "citizen townsperson townsman refugee prisoner inmate hostage victim witness survivor "
+    "passenger patron customer guest tourist shopper pedestrian bystander onlooker "
+    "spectator fan student teacher priest nun monk dancer singer musician drummer model "
+    "announcer newscaster anchor official executive businessman businesswoman lawyer "
+    "attorney juror thug goon henchman gangster mobster biker pirate warrior knight archer "
+    "whore prostitute slave slaver worker man men woman women boy girl guy child kid baby "
+    "extra orc hobbit elf goblin troll hai zombie vampire alien aliens wildling unsullied "
+    "ironborn"
+)
+# "Alien on TV Monitor", "Cop in Morgue": the head noun comes before these words.
+_HEAD_NOUN_ENDS: Final = frozenset({"of", "on", "at", "in", "with", "from", "for", "to", "near"})
+_ORDINALS: Final = frozenset({"1st", "2nd", "3rd", "first", "second", "third", "fourth", "fifth"})
+
+
+def _canonical(word: str) -> str:
+    return WORD_CLASSES.get(word, word)
 
 
 def _is_modifier_parenthetical(tokens: list[str]) -> bool:
@@ -238,54 +454,222 @@ def _is_qualifier_parenthetical(tokens: list[str]) -> bool:
     )
 
 
-def _split_credit(credit: str | None) -> list[tuple[str, str]]:
-    """``(display, normalised)`` pairs for each alias in a credited character string."""
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    """One name a credit (or a query) goes by, prepared once for every comparison."""
+
+    display: str  # as credited, for messages: "Dr. Jonathan Crane"
+    text: str  # normalised: "dr jonathan crane" (what CastMatch.alias reports)
+    words: tuple[str, ...]  # canonical words: ("doctor", "jonathan", "crane")
+    keyed: tuple[str, ...]  # the words without a leading "the" ("The Joker" is "Joker")
+    wordset: frozenset[str]  # the keyed words as a set
+    spaced: str  # the keyed words joined by spaces: scores
+    key: str  # the words without spaces or a leading "the": exact comparisons
+    age_words: frozenset[
+        str
+    ]  # words that mark an age here ("young"; not the "little" of Little John)
+    surname_parts: frozenset[str]  # the parts of a hyphenated last word: {"crawley", "talbot"}
+    depiction: bool  # a portrait, photograph, statue, archive footage... of someone
+    exact_only: bool  # the full form of a credit with an in-story quoted name ("Dwarf 'Joffrey'")
+    is_self: bool  # "Himself", "Self - Host": only the person's own name matches
+    generic: bool  # a bit part's head noun ("Soldier", "INS Agent", "Police Officer #4")
+
+
+@dataclass(frozen=True, slots=True)
+class _Credit:
+    """A credit string (or a query) split into its aliases."""
+
+    key: str  # the whole string, normalised, folded and without spaces
+    aliases: tuple[_Alias, ...]
+    shaped: bool  # written like a credit: several aliases, a parenthetical or quotes
+
+
+# A quoted part: opened at the start or after a space, closed before a space, punctuation or the
+# end, so apostrophes ("Gael's Mum", "O'Neil", "Yunkai'i") are never taken for quotes.
+_QUOTED: Final = re.compile(r"(?:(?<=\s)|^)[\"'‘“«]([^\"'‘’“”«»]+)[\"'’”»](?=[\s,.;:!?)\]]|$)")
+_PARENTHETICAL: Final = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]")
+_ALIAS_SEPARATOR: Final = re.compile(r"\s*(?:/|;|\||\s+a\.?k\.?a\.?\s+)\s*", re.IGNORECASE)
+_LEADING_AS: Final = re.compile(r"^\s*as\s+(?=\S)", re.IGNORECASE)
+
+
+def _age_words(words: tuple[str, ...], from_parenthetical: frozenset[str]) -> frozenset[str]:
+    """The words of an alias that make it an age or generation of a character."""
+    found = set()
+    for position, word in enumerate(words):
+        if word in _GENERATIONS and position >= 2 and position == len(words) - 1:
+            found.add(word)  # "James Gordon Jr.": the son, not the Gordon asked for
+        if word not in _MODIFIERS:
+            continue
+        followed_by = len(words) - position - 1
+        if word in _NAME_LIKE_MODIFIERS and followed_by < 2 and word not in from_parenthetical:
+            continue  # "Little John" is a name, "Little Bruce Wayne" a younger Bruce Wayne
+        found.add(word)
+    return frozenset(found)
+
+
+def _is_generic(words: tuple[str, ...]) -> bool:
+    head = list(words)
+    for position, word in enumerate(head):
+        if position and word in _HEAD_NOUN_ENDS:
+            head = head[:position]
+            break
+    numbered = False
+    while head and (head[-1].isdigit() or head[-1] in _ORDINALS):
+        head.pop()  # "Soldier #2", "Dufflepud 3": a numbered credit is a bit part
+        numbered = True
+    return (
+        numbered
+        or not head
+        or head[-1] in GENERIC_ROLE_WORDS
+        or all(word in HONORIFICS for word in head)
+    )
+
+
+def _make_alias(
+    display: str,
+    text: str,
+    *,
+    depiction: bool,
+    exact_only: bool = False,
+    parenthetical_ages: frozenset[str] = frozenset(),
+    last_word: str = "",
+) -> _Alias | None:
+    normal = normalize(text)
+    if not normal:
+        return None
+    words = tuple(_canonical(w) for w in normal.split())
+    keyed = words[1:] if len(words) > 1 and words[0] in _CHARACTER_ARTICLES else words
+    parts = normalize(last_word).split() if last_word else []
+    return _Alias(
+        display=display,
+        text=normal,
+        words=words,
+        keyed=keyed,
+        wordset=frozenset(keyed),
+        spaced=" ".join(keyed),
+        key="".join(keyed),
+        age_words=_age_words(words, parenthetical_ages),
+        surname_parts=frozenset(parts) if len(parts) > 1 else frozenset(),
+        depiction=depiction or any(w in _DEPICTION_WORDS for w in words),
+        exact_only=exact_only,
+        is_self=words[0] in _SELF_WORDS,
+        generic=_is_generic(words),
+    )
+
+
+def _piece_aliases(
+    piece: str, prefix: str, depiction: bool, parenthetical_ages: frozenset[str]
+) -> list[_Alias | None]:
+    """The aliases of one "/"-separated piece, quoted nicknames included.
+
+    "Robert 'Bob' Paulson" -> "robert bob paulson", "robert paulson",
+    "bob paulson", "bob": a nickname between two names is a name the character goes by.
+    "Dwarf 'Joffrey'" -> "dwarf joffrey" (exact only), "dwarf": a quoted name at either end is
+    somebody the character plays or stands for (a dwarf playing Joffrey), so it never answers
+    a query for Joffrey. "'Steph'" -> "steph".
+    """
+    piece = " ".join(piece.split())
+    quoted = _QUOTED.search(piece)
+    pieces: list[tuple[str, bool]] = []  # (text, exact_only)
+    if quoted is None:
+        pieces.append((piece, False))
+    else:
+        before = piece[: quoted.start()].strip()
+        after = piece[quoted.end() :].strip()
+        inner = quoted.group(1).strip()
+        plain = " ".join(f"{before} {inner} {after}".split())
+        if not before and not after:
+            pieces.append((inner, False))
+        elif before and after:
+            surname = after.split()[-1]
+            pieces += [
+                (plain, False),
+                (f"{before} {after}", False),
+                (f"{inner} {surname}", False),
+                (inner, False),
+            ]
+        else:
+            pieces += [(plain, True), (before or after, False)]
+    made = []
+    for text, exact_only in pieces:
+        display = f"{text} ({prefix})" if prefix else text
+        made.append(
+            _make_alias(
+                display,
+                f"{prefix} {text}",
+                depiction=depiction,
+                exact_only=exact_only,
+                parenthetical_ages=parenthetical_ages,
+                last_word=text.split()[-1] if text.split() else "",
+            )
+        )
+    return made
+
+
+_PARSE_CACHE_SIZE: Final = 16384  # distinct credit strings (and queries) kept parsed
+
+
+@functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)
+def _parse_credit(credit: str | None) -> _Credit:
+    """Split a provider's credit string, or a query written like one, into its aliases.
+
+    Cached: a batch matches thousands of queries against the same few casts.
+    """
     if not credit or not credit.strip():
-        return []
+        return _Credit("", (), False)
     modifiers: list[str] = []
     extra: list[str] = []
+    depiction = False
     for match in _PARENTHETICAL.finditer(credit):
         inner = match.group(1) if match.group(1) is not None else match.group(2)
         tokens = normalize(inner).split()
-        if _is_modifier_parenthetical(tokens):
+        if any(t in _DEPICTION_WORDS for t in tokens):
+            depiction = True  # "(portrait)", "(photograph) (uncredited)", "(archive footage)"
+        elif _is_modifier_parenthetical(tokens):
             modifiers.append(inner.strip())
         elif not _is_qualifier_parenthetical(tokens):
             extra.append(inner)
     main = _PARENTHETICAL.sub(" ", credit)
     # An unclosed "(" or "[" starts a truncated qualifier: drop it and what follows.
     main = re.split(r"[(\[]", main, maxsplit=1)[0]
+    main = _LEADING_AS.sub("", main)
     prefix = " ".join(modifiers)
-    pairs: list[tuple[str, str]] = []
-    for piece in _ALIAS_SEPARATOR.split(main):
-        piece = " ".join(piece.split())
-        if piece:
-            display = f"{piece} ({prefix})" if prefix else piece
-            pairs.append((display, normalize(f"{prefix} {piece}")))
+    parenthetical_ages = frozenset(normalize(prefix).split())
+    found: list[_Alias | None] = []
+    pieces = [p for p in _ALIAS_SEPARATOR.split(main) if p.strip()]
+    for piece in pieces:
+        found += _piece_aliases(piece, prefix, depiction, parenthetical_ages)
     for inner in extra:
         for piece in _ALIAS_SEPARATOR.split(inner):
-            piece = " ".join(piece.split())
-            pairs.append((piece, normalize(piece)))
+            if piece.strip():
+                found += _piece_aliases(piece, "", depiction, frozenset())
     seen: set[str] = set()
-    unique: list[tuple[str, str]] = []
-    for display, alias in pairs:
-        if alias and alias not in seen:
-            seen.add(alias)
-            unique.append((display, alias))
-    return unique
+    aliases: list[_Alias] = []
+    for alias in found:
+        if alias is not None and alias.text not in seen:
+            seen.add(alias.text)
+            aliases.append(alias)
+    whole = "".join(_canonical(w) for w in normalize(credit).split())
+    shaped = len(pieces) > 1 or bool(extra) or "(" in credit or "[" in credit
+    shaped = shaped or _QUOTED.search(credit) is not None
+    return _Credit(whole, tuple(aliases), shaped)
 
 
 def character_aliases(credit: str | None) -> list[str]:
     """Normalised aliases of a provider's credited character string, in credit order.
 
     Aliases are split on "/", ";", "|" and " aka ". Credit qualifiers in parentheses or brackets
-    ("(voice)", "(uncredited)", "(archive footage)", "(as Bob)") are dropped; age qualifiers are
-    kept as words ("Bruce Wayne (young)" -> "young bruce wayne"); any other parenthetical is a
-    further alias ("Batman (Bruce Wayne)" -> ["batman", "bruce wayne"]). Empty or None -> [].
+    ("(voice)", "(uncredited)", "(as Bob)") are dropped; age qualifiers are kept as words
+    ("Bruce Wayne (young)" -> "young bruce wayne"); any other parenthetical is a further alias
+    ("Batman (Bruce Wayne)" -> ["batman", "bruce wayne"]). A quoted nickname between two names
+    adds the name without it, the nickname with the surname and the nickname alone
+    ("Robert 'Bob' Paulson"). A depiction ("(archive footage)", "Portrait of X") is still listed
+    here; the matcher never answers with it. Empty or None -> [].
 
     >>> character_aliases("Bruce Wayne / Batman (voice)")
     ['bruce wayne', 'batman']
     """
-    return [alias for _, alias in _split_credit(credit)]
+    return [alias.text for alias in _parse_credit(credit).aliases]
 
 
 @dataclass(frozen=True)
@@ -351,90 +735,250 @@ def _fuzzy_guards_pass(left: str, right: str) -> bool:
     return _numbers(left.split()) == _numbers(right.split())
 
 
-def _initials(text: str) -> list[str]:
-    return sorted(token[0] for token in text.split())
+LEAD_MAX_ORDER: Final[int] = 2
+"""Highest billing ``order`` (0 = top of the cast) that is "the lead" for the clear-lead and
+title-character rules: TMDB bills the film's one to three stars at 0..2, TVDB's ``sort`` starts at
+1 for its lead."""
+
+FAR_BELOW_MIN_ORDER: Final[int] = 10
+"""Lowest billing ``order`` of the other people sharing a name with the lead for the lead to win
+(rule "clear lead"): past the first ten credits come the supporting parts and bit parts, not a
+co-star who could be the one meant."""
+
+LEAD_MIN_GAP: Final[int] = 8
+"""Fewest billing places between the lead and every other person sharing the name: a voice at
+order 5 beside the star at 0 is a co-star, not a bit part, so "Batman" stays ambiguous there."""
+
+SURNAME_TYPO_MIN_LENGTH: Final[int] = 7
+"""Shortest surname that may carry a one-letter typo when the query's other words are exact
+("Barratheon" for "Baratheon", "Grangers" for "Granger"): shorter ones are different names too
+often ("Stark"/"Starke", "Hanson"/"Hansson")."""
+
+FUZZY_CLOSE_RIVAL: Final[float] = 80.0
+"""A fuzzy answer stands only when nobody else in the cast scores this close to the query."""
+
+_FUZZY_WORD_RATIO: Final = 75.0  # the one differing word of a fuzzy match: a near-spelling
+
+_WHOLE, _EXACT, _PARTIAL, _LOOSE, _FUZZY = range(5)
+_TIER_KIND: Final[tuple[_Kind, ...]] = ("exact", "exact", "partial", "partial", "fuzzy")
+_TITLE_FILLER: Final = frozenset({"the", "a", "an", "and", "of", "part", "chapter", "volume"})
 
 
-def _one_word_typo(query: str, alias: str) -> bool:
-    """Same words but one, which is a near-spelling of a long enough word (in order or sorted)."""
-    left, right = query.split(), alias.split()
-    if len(left) != len(right):
-        return False
-    for a_words, b_words in ((left, right), (sorted(left), sorted(right))):
-        differing = [(a, b) for a, b in zip(a_words, b_words, strict=True) if a != b]
-        if len(differing) == 1:
-            a, b = differing[0]
-            if min(len(a), len(b)) >= FUZZY_WORD_MIN_LENGTH and fuzz.ratio(a, b) >= 75:
-                return True
-    return False
-
-
-def _character_fuzzy_score(query: str, alias: str) -> float | None:
-    if not _fuzzy_guards_pass(query, alias) or _initials(query) != _initials(alias):
-        return None
-    if not _one_word_typo(query, alias):
-        return None
-    score = max(fuzz.ratio(query, alias), fuzz.token_sort_ratio(query, alias))
-    return score if score >= FUZZY_THRESHOLD else None
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Hit:
     member: CastMember
     index: int  # position in the cast list: last tie-breaker
-    display: str  # the alias as credited, for messages
-    alias: str
-    kind: _Kind
+    person: str  # who: the provider's person id, or the position when it gave none
+    alias: _Alias
+    display: str  # the credit as shown in messages
+    tier: int
     score: float
-    modified: bool  # a partial hit whose extra tokens include an age/variant word
-    base: str  # the alias without those extra age/variant words
+    modified: bool  # the alias has an age word the query lacks ("Young Bruce Wayne" for "Bruce")
+    base: frozenset[str]  # the alias's words without those age words
+
+    @property
+    def order(self) -> float:
+        return float("inf") if self.member.order is None else float(self.member.order)
 
     def rank_key(self) -> tuple[int, bool, float, float, int]:
-        order = float("inf") if self.member.order is None else float(self.member.order)
-        return (_KIND_RANK[self.kind], self.modified, order, -self.score, self.index)
+        return (self.tier, self.modified, self.order, -self.score, self.index)
 
 
-def _hit_for_alias(query: str, alias: str) -> tuple[_Kind, float, bool, str] | None:
-    """``(kind, score, modified, base)`` when ``alias`` matches the (normalised) ``query``."""
-    query_key = _strip_leading(query, _CHARACTER_ARTICLES)
-    alias_key = _strip_leading(alias, _CHARACTER_ARTICLES)
-    if _compact(query_key) == _compact(alias_key):
-        return "exact", 100.0, False, alias
-    query_tokens = set(query_key.split())
-    alias_tokens = alias_key.split()
-    if query_tokens <= set(alias_tokens):
-        extra = [t for t in alias_tokens if t not in query_tokens]
-        modified = any(t in _MODIFIERS for t in extra)
-        # The base drops the age words, and with them any age ("age 8", "8 years old").
-        variant_words = {t for t in extra if t in _MODIFIERS or t in _AGE_WORDS or t.isdigit()}
-        base = " ".join(t for t in alias_tokens if not modified or t not in variant_words)
-        return "partial", fuzz.ratio(query_key, alias_key), modified, base
-    score = _character_fuzzy_score(query_key, alias_key)
-    if score is not None:
-        return "fuzzy", score, False, alias
+@dataclass(frozen=True, slots=True)
+class _Found:
+    hit: _Hit
+
+
+@dataclass(frozen=True, slots=True)
+class _Tied:
+    hits: tuple[_Hit, ...]  # the people it could be, best first
+
+
+_Outcome = _Found | _Tied | None
+
+
+def _age_variant(
+    alias_words: frozenset[str], matched: frozenset[str], alias: _Alias
+) -> tuple[bool, frozenset[str]]:
+    """``(modified, base)``: whether the alias's unmatched words include an age word."""
+    extra = alias_words - matched
+    if not extra & alias.age_words:
+        return False, alias_words
+    variant = {w for w in extra if w in alias.age_words or w in _AGE_WORDS or w.isdigit()}
+    return True, alias_words - variant
+
+
+def _strict(query: _Alias, alias: _Alias) -> tuple[int, float, bool, frozenset[str]] | None:
+    """Exact (same words) or partial (every query word is a word of the alias)."""
+    if query.key == alias.key:
+        return _EXACT, 100.0, False, alias.wordset
+    if alias.exact_only or not query.wordset <= alias.wordset:
+        return None
+    modified, base = _age_variant(alias.wordset, query.wordset, alias)
+    return _PARTIAL, fuzz.ratio(query.spaced, alias.spaced), modified, base
+
+
+def _same_name(typed: str, credited: str) -> bool:
+    """Equal, an initial of the other ("T." for "Tiberius"), or a nickname one step away."""
+    if typed == credited:
+        return True
+    if (len(typed) == 1) != (len(credited) == 1):
+        return credited.startswith(typed) or typed.startswith(credited)
+    return credited in _NAME_FORMS.get(typed, ())
+
+
+def _align(short: Sequence[str], long: Sequence[str]) -> list[int] | None:
+    """Where each word of ``short`` is in ``long``, in order (see _same_name); None if not all."""
+    positions: list[int] = []
+    start = 0
+    for word in short:
+        for position in range(start, len(long)):
+            if _same_name(word, long[position]):
+                positions.append(position)
+                start = position + 1
+                break
+        else:
+            return None
+    return positions
+
+
+def _ranks(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(w for w in words if w in _RANKS)
+
+
+def _loose(
+    query: _Alias, alias: _Alias, member: CastMember
+) -> tuple[float, bool, frozenset[str], int] | None:
+    """The looser rules, tried only when no credit matches exactly or partially.
+
+    * the formal form of a credited nickname, or an initial ("William Adama" for "Bill Adama",
+      "James T. Kirk" for "James Tiberius Kirk"); the surname itself must be exact;
+    * a credit shorter than the query ("Walter Hartwell White" for "Walter White", "James
+      Tiberius Kirk" for "Kirk", "Mary Crawley-Talbot" for "Mary Crawley"): the credit keeps the
+      query's surname; a rank of the query may be missing from it, an age word or a form of
+      address never ("Young Bruce Wayne" is not "Bruce Wayne", "Mrs. Gordon" is not "Gordon");
+    * a rank of the query missing from the credit ("Captain Kirk" for "James T. Kirk").
+
+    A bare surname answers only for the lead (Kirk in Star Trek): anybody else credited by the
+    surname alone, or matched by it alone, could be a relative of the one asked for ("Mary
+    Bennet" is not the "Bennet" billed fourth, "Captain Kirk" is not Winona Kirk), and casts
+    are often incomplete (TMDB's series credits list only the current regulars).
+    """
+    typed, credited = query.keyed, alias.keyed
+    if alias.exact_only or not typed or not credited:
+        return None
+    lead = member.order is not None and member.order <= LEAD_MAX_ORDER
+    typed_ranks, credited_ranks = _ranks(typed), _ranks(credited)
+    if typed_ranks and credited_ranks and not typed_ranks & credited_ranks:
+        return None  # "Commissioner Gordon" is not "Lt. James Gordon"
+    score = fuzz.ratio(query.spaced, alias.spaced)
+
+    if len(typed) <= len(credited):
+        positions = _align(typed, credited)
+        if (
+            positions is not None
+            and any(typed[i] != credited[p] for i, p in enumerate(positions))
+            and (len(typed) == 1 or typed[-1] == credited[positions[-1]])
+            and any(len(w) > 1 for w in typed)
+        ):
+            matched = frozenset(credited[p] for p in positions)
+            modified, base = _age_variant(alias.wordset, matched, alias)
+            return score, modified, base, len(typed)
+
+    names = [w for w in credited if w not in HONORIFICS]
+    core = names if len(names) >= 2 else list(credited)
+    if len(core) < len(typed):
+        positions = _align(core, typed)
+        if positions is not None and core[-1] == typed[positions[-1]]:
+            last = positions[-1]
+            keeps_surname = last == len(typed) - 1 or (
+                core[-1] in query.surname_parts and last >= len(typed) - len(query.surname_parts)
+            )
+            left_out = [typed[i] for i in range(len(typed)) if i not in positions]
+            if (
+                keeps_surname
+                and not any(w in query.age_words for w in left_out)
+                and (len(core) >= 2 or (lead and not any(w in _ADDRESS_FORMS for w in left_out)))
+            ):
+                return score, False, alias.wordset, len(core)
+
+    leading = 0
+    while leading < len(typed) - 1 and typed[leading] in _RANKS:
+        leading += 1
+    rest = typed[leading:]
+    if leading and set(rest) <= alias.wordset:
+        bare = len(rest) == 1
+        if not bare or (rest[0] == credited[-1] and lead):
+            modified, base = _age_variant(alias.wordset, frozenset(rest), alias)
+            return score, modified, base, len(rest)
     return None
 
 
-def _best_hit(query: str, member: CastMember, index: int) -> _Hit | None:
-    hits: list[_Hit] = []
-    for display, alias in _split_credit(member.character):
-        if alias.split()[0] in _SELF_WORDS:
-            # "Himself", "Self - Host": the character is the person, so only their name matches.
-            person = normalize(member.person_name)
-            if person and _compact(person) == _compact(query):
-                hits.append(
-                    _Hit(member, index, member.person_name, person, "exact", 100.0, False, person)
-                )
-            continue
-        found = _hit_for_alias(query, alias)
-        if found is not None:
-            kind, score, modified, base = found
-            hits.append(_Hit(member, index, display, alias, kind, score, modified, base))
-    return min(hits, key=_Hit.rank_key, default=None)
+def _fuzzy(query: _Alias, alias: _Alias) -> float | None:
+    """A typo in one long word, in word order (see FUZZY_THRESHOLD), or in a long surname."""
+    typed, credited = query.keyed, alias.keyed
+    if alias.exact_only or not typed or not credited:
+        return None
+    if len(typed) == len(credited):
+        differing = [i for i, (a, b) in enumerate(zip(typed, credited, strict=True)) if a != b]
+        if len(differing) != 1:
+            return None
+        position = differing[0]
+        left, right = typed[position], credited[position]
+        if (
+            left[0] != right[0]
+            or min(len(left), len(right)) < FUZZY_WORD_MIN_LENGTH
+            or fuzz.ratio(left, right) < _FUZZY_WORD_RATIO
+        ):
+            return None
+        compact_typed, compact_credited = "".join(typed), "".join(credited)
+        if min(len(compact_typed), len(compact_credited)) < FUZZY_MIN_LENGTH:
+            return None
+        if _numbers(typed) != _numbers(credited):
+            return None
+        extends = compact_typed.startswith(compact_credited) or compact_credited.startswith(
+            compact_typed
+        )
+        # "Robin"/"Robins", "Alien"/"Aliens" are different names; "Hermione Grangers" is a
+        # surname with one letter more after the same first name.
+        if extends and not (
+            position == len(typed) - 1
+            and position > 0
+            and min(len(left), len(right)) >= SURNAME_TYPO_MIN_LENGTH
+        ):
+            return None
+        score = fuzz.ratio(query.spaced, alias.spaced)
+        return score if score >= FUZZY_THRESHOLD else None
+    if len(typed) < len(credited):
+        surname, credited_surname = typed[-1], credited[-1]
+        if (
+            len(surname) < SURNAME_TYPO_MIN_LENGTH
+            or surname == credited_surname
+            or surname[0] != credited_surname[0]
+            or OSA.distance(surname, credited_surname, score_cutoff=1) > 1
+            or not set(typed[:-1]) <= set(credited[:-1])
+        ):
+            return None
+        score = fuzz.ratio(surname, credited_surname)
+        return score if score >= FUZZY_THRESHOLD else None
+    return None
 
 
 def _describe(hit: _Hit) -> str:
     return f"{hit.display} ({hit.member.person_name})"
+
+
+def _ambiguous(query: str, hits: Sequence[_Hit], why: str = "") -> NoMatch:
+    named: list[str] = []
+    for hit in hits:
+        described = _describe(hit)
+        if described not in named:
+            named.append(described)
+    shown = named[:3]
+    listing = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+    if len(named) > 3:
+        listing += f" (and {len(named) - 3} more)"
+    return NoMatch(f"ambiguous: '{query}' matches {listing}{why}")
 
 
 def _actor_matches(actor: str, person_name: str) -> bool:
@@ -442,140 +986,338 @@ def _actor_matches(actor: str, person_name: str) -> bool:
     return actor == person or fuzz.token_sort_ratio(actor, person) >= ACTOR_FUZZY_THRESHOLD
 
 
-# Ranks and forms of address users put before a name that credits often leave out
-# ("Captain Jack Sparrow" credited as "Jack Sparrow", "Commissioner Gordon" as "James Gordon").
-HONORIFICS: Final = frozenset(
-    {
-        "captain",
-        "capt",
-        "cpt",
-        "commissioner",
-        "lieutenant",
-        "lt",
-        "sergeant",
-        "sgt",
-        "detective",
-        "det",
-        "inspector",
-        "officer",
-        "agent",
-        "general",
-        "gen",
-        "colonel",
-        "col",
-        "major",
-        "admiral",
-        "commander",
-        "doctor",
-        "dr",
-        "professor",
-        "prof",
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mister",
-        "sir",
-        "dame",
-        "lord",
-        "lady",
-        "king",
-        "queen",
-        "prince",
-        "princess",
-        "father",
-        "sister",
-        "brother",
-        "uncle",
-        "aunt",
-        "president",
-        "judge",
-        "chief",
-    }
-)
-
-
-def match_character(
-    query: str, cast: Sequence[CastMember], actor: str | None = None
-) -> CastMatch | NoMatch:
-    """The cast member who plays ``query``, or NoMatch with a reason.
-
-    When nothing matches and the query starts with a rank or form of address ("Captain",
-    "Dr.", "Commissioner"), the rest of the query is tried, as a partial match at best, so
-    "Captain Jack Sparrow" finds a credit of "Jack Sparrow" but never beats a real exact match.
-    """
-    result = _match_character(query, cast, actor)
-    if isinstance(result, CastMatch) or result.reason.startswith("ambiguous"):
-        return result
-    tokens = normalize(query).split()
-    stripped = list(tokens)
-    while len(stripped) > 1 and stripped[0] in HONORIFICS:
-        stripped.pop(0)
-    # A bare surname is not enough: "Mrs. Gordon" must not become Lt. James Gordon.
-    if stripped == tokens or len(stripped) < 2:
-        return result
-    retry = _match_character(" ".join(stripped), cast, actor)
-    if isinstance(retry, CastMatch):
-        return CastMatch(
-            member=retry.member, alias=retry.alias, kind="partial", score=min(retry.score, 90.0)
-        )
-    return (
-        result
-        if not retry.reason.startswith("ambiguous")
-        else NoMatch(retry.reason.replace(f"'{' '.join(stripped)}'", f"'{query}'", 1))
+def _title_words(title: str | None) -> frozenset[str]:
+    if not title:
+        return frozenset()
+    words = (_canonical(w) for w in normalize(title).split())
+    return frozenset(
+        w for w in words if w not in _TITLE_FILLER and not w.isdigit() and w not in _ROMAN
     )
 
 
-def _match_character(
-    query: str, cast: Sequence[CastMember], actor: str | None = None
-) -> CastMatch | NoMatch:
-    """One matching pass over the cast (see match_character).
+def _is_title_character(credit: _Credit, title_words: frozenset[str]) -> bool:
+    """The credit names the work: "Elvis Presley" in *Elvis*, "Batman" in *Batman Begins*."""
+    for alias in credit.aliases:
+        if alias.depiction or alias.is_self or alias.generic:
+            continue
+        names = alias.wordset - HONORIFICS
+        if names and (alias.wordset <= title_words or title_words <= alias.wordset):
+            return True
+    return False
 
-    Exact beats partial beats fuzzy, whatever the billing; a partial alias with an age word
-    ("Young Bruce Wayne") loses to one without; then the lead (lowest ``order``, None last) wins.
-    If the best match is partial or fuzzy and another person matches as well under a different
-    alias ("Wayne": Bruce and Thomas), the answer is ambiguous. Several people credited with the
-    same alias are not ambiguous: the lead wins. ``has_image`` is never looked at. With ``actor``,
-    only cast members with that name are considered.
+
+class _Cast:
+    """One matching job: the cast (after the actor filter) with its credits parsed."""
+
+    def __init__(self, pool: Sequence[tuple[int, CastMember]], title: str | None) -> None:
+        self.pool = pool
+        self.credits = [_parse_credit(member.character) for _, member in pool]
+        self.persons = [member.person_id or f"#{index}" for index, member in pool]
+        self.title_words = _title_words(title)
+
+    def entries(self) -> Iterable[tuple[int, CastMember, str, _Credit]]:
+        for (index, member), person, credit in zip(
+            self.pool, self.persons, self.credits, strict=True
+        ):
+            yield index, member, person, credit
+
+
+def _self_hit(query: _Alias, index: int, member: CastMember, person: str) -> _Hit | None:
+    # "Himself", "Self - Host": the character is the person, so only their name matches.
+    own = _parse_credit(member.person_name).aliases
+    if own and own[0].key == query.key:
+        return _Hit(
+            member, index, person, own[0], member.person_name, _EXACT, 100.0, False, own[0].wordset
+        )
+    return None
+
+
+def _collect(query: _Alias, cast: _Cast) -> list[_Hit]:
+    """Every member's best hit at the best tier anybody reaches (exact, partial, loose, fuzzy)."""
+    strict: list[_Hit] = []
+    for index, member, person, credit in cast.entries():
+        for alias in credit.aliases:
+            if alias.is_self:
+                hit = _self_hit(query, index, member, person)
+                if hit is not None:
+                    strict.append(hit)
+                continue
+            if alias.depiction and not query.depiction:
+                continue  # a portrait or photograph of someone is not the character
+            found = _strict(query, alias)
+            if found is not None:
+                tier, score, modified, base = found
+                strict.append(
+                    _Hit(member, index, person, alias, alias.display, tier, score, modified, base)
+                )
+    if strict:
+        best_tier = min(hit.tier for hit in strict)
+        return [hit for hit in strict if hit.tier == best_tier]
+    loose: list[tuple[int, _Hit]] = []
+    for index, member, person, credit in cast.entries():
+        for alias in credit.aliases:
+            if alias.is_self or alias.depiction:
+                continue
+            loosely = _loose(query, alias, member)
+            if loosely is not None:
+                score, modified, base, covered = loosely
+                hit = _Hit(
+                    member, index, person, alias, alias.display, _LOOSE, score, modified, base
+                )
+                loose.append((covered, hit))
+    if loose:
+        # The credit that accounts for more of the query's words is the more specific one:
+        # "George Samuel Kirk" is George Kirk, not the lead credited "Kirk".
+        most = max(covered for covered, _ in loose)
+        return [hit for covered, hit in loose if covered == most]
+    fuzzy: list[_Hit] = []
+    for index, member, person, credit in cast.entries():
+        for alias in credit.aliases:
+            if alias.is_self or alias.depiction:
+                continue
+            fuzzy_score = _fuzzy(query, alias)
+            if fuzzy_score is not None:
+                fuzzy.append(
+                    _Hit(
+                        member,
+                        index,
+                        person,
+                        alias,
+                        alias.display,
+                        _FUZZY,
+                        fuzzy_score,
+                        False,
+                        alias.wordset,
+                    )
+                )
+    return fuzzy
+
+
+def _best_per_person(hits: Iterable[_Hit]) -> list[_Hit]:
+    best: dict[str, _Hit] = {}
+    for hit in hits:
+        if hit.person not in best or hit.rank_key() < best[hit.person].rank_key():
+            best[hit.person] = hit
+    return sorted(best.values(), key=_Hit.rank_key)
+
+
+def _without_age_variants(people: list[_Hit]) -> list[_Hit]:
+    """Drop "Young X" / "Old X" when the plain X is there (rule "age variants").
+
+    The variant is the same character when its name is the plain credit's ("Young Bruce Wayne"
+    and "Bruce Wayne"), or a part of it billed below it ("Old Rose" under "Rose DeWitt Bukater",
+    "Young Leia" under "Princess Leia": the adult's title never makes the child win).
     """
-    wanted = normalize(query)
-    if not wanted:
+    plain = [hit for hit in people if not hit.modified]
+    if not plain:
+        return people
+    kept = []
+    for hit in people:
+        if hit.modified and any(
+            other.person != hit.person
+            and (
+                hit.base == other.alias.wordset
+                or (hit.base <= other.alias.wordset and other.order <= hit.order)
+            )
+            for other in plain
+        ):
+            continue
+        kept.append(hit)
+    return kept
+
+
+def _near_spellings(word: str, cast: _Cast, people: set[str]) -> list[float]:
+    """Billing of the others who carry a near-spelling of ``word`` ("Prevensie" for Pevensie)."""
+    orders: list[float] = []
+    if len(word) < FUZZY_WORD_MIN_LENGTH:
+        return orders
+    for _, member, person, credit in cast.entries():
+        if person in people:
+            continue
+        for alias in credit.aliases:
+            if alias.depiction or alias.is_self:
+                continue
+            if any(
+                other != word
+                and other[0] == word[0]
+                and OSA.distance(other, word, score_cutoff=1) <= 1
+                for other in alias.wordset
+            ):
+                orders.append(float("inf") if member.order is None else float(member.order))
+                break
+    return orders
+
+
+def _clear_lead(people: list[_Hit], others: Iterable[float]) -> _Hit | None:
+    """The top-billed person when they are the lead and everybody else is far below."""
+    top = min(people, key=lambda hit: hit.order)
+    if top.order > LEAD_MAX_ORDER:
+        return None
+    below = [hit.order for hit in people if hit is not top] + list(others)
+    floor = max(FAR_BELOW_MIN_ORDER, top.order + LEAD_MIN_GAP)
+    return top if all(order >= floor for order in below) else None
+
+
+def _settle(query: _Alias, hits: list[_Hit], cast: _Cast, literal: str) -> _Outcome:
+    """One person, or a tie settled by the rules below, or a tie (see the module docstring).
+
+    A tie between different people is settled only when they share the very name asked for
+    (an identical alias) or it is their common surname ("Presley"): by the title character, then
+    by a clear lead, then, for an exact name, by the one credit written exactly as the query
+    (``literal``: "Witch-King" over "Witch-King (uncredited)"). Bit parts with a generic credit
+    are never settled by billing.
+    """
+    if not hits:
+        return None
+    tier = hits[0].tier
+    people = _best_per_person(hits)
+    if tier in (_EXACT, _PARTIAL, _LOOSE):
+        people = _without_age_variants(people)
+    if len(people) == 1:
+        winner = people[0]
+        close = _close_to(query, winner, cast) if tier == _FUZZY else []
+        return _Tied((winner, *close)) if close else _Found(winner)
+    identical = len({hit.alias.key for hit in people}) == 1
+    size = len(query.keyed)
+    surname = tier == _PARTIAL and all(hit.alias.keyed[-size:] == query.keyed for hit in people)
+    if not (identical or surname):
+        return _Tied(tuple(people))
+    if not any(hit.alias.generic for hit in people):
+        if cast.title_words:
+            title_characters = [
+                hit
+                for hit in people
+                if hit.order <= LEAD_MAX_ORDER
+                and _is_title_character(_parse_credit(hit.member.character), cast.title_words)
+            ]
+            if len(title_characters) == 1:
+                return _Found(title_characters[0])
+        others = (
+            _near_spellings(query.keyed[-1], cast, {hit.person for hit in people})
+            if surname
+            else []
+        )
+        lead = _clear_lead(people, others)
+        if lead is not None:
+            return _Found(lead)
+    if tier == _EXACT:
+        written_so = [hit for hit in people if _parse_credit(hit.member.character).key == literal]
+        if len(written_so) == 1:
+            return _Found(written_so[0])
+    return _Tied(tuple(people))
+
+
+def _close_to(query: _Alias, winner: _Hit, cast: _Cast) -> list[_Hit]:
+    """Others whose name is about as close to the query as the fuzzy winner's."""
+    close: list[_Hit] = []
+    for index, member, person, credit in cast.entries():
+        if person == winner.person:
+            continue
+        for alias in credit.aliases:
+            if alias.depiction or alias.is_self or alias.key == winner.alias.key:
+                continue
+            score = fuzz.ratio(query.spaced, alias.spaced, score_cutoff=FUZZY_CLOSE_RIVAL)
+            if score:
+                close.append(
+                    _Hit(
+                        member,
+                        index,
+                        person,
+                        alias,
+                        alias.display,
+                        _FUZZY,
+                        score,
+                        False,
+                        alias.wordset,
+                    )
+                )
+                break
+    return close
+
+
+def _whole_credit(parsed: _Credit, cast: _Cast) -> _Outcome:
+    """Rule 1: a query written like a credit ("Bruce Wayne / Batman") answers with that credit."""
+    hits = [
+        _Hit(
+            member,
+            index,
+            person,
+            credit.aliases[0],
+            member.character,
+            _WHOLE,
+            100.0,
+            False,
+            credit.aliases[0].wordset,
+        )
+        for index, member, person, credit in cast.entries()
+        if credit.key == parsed.key and credit.aliases and not credit.aliases[0].is_self
+    ]
+    if not hits:
+        return None
+    people = _best_per_person(hits)
+    if len(people) == 1:
+        return _Found(people[0])
+    if any(hit.alias.generic for hit in people):
+        return _Tied(tuple(people))
+    lead = _clear_lead(people, ())
+    return _Found(lead) if lead is not None else _Tied(tuple(people))
+
+
+def match_character(
+    query: str,
+    cast: Sequence[CastMember],
+    actor: str | None = None,
+    *,
+    title: str | None = None,
+) -> CastMatch | NoMatch:
+    """The cast member who plays ``query``, or NoMatch with a reason.
+
+    The rules, best first, are in the module docstring. ``title`` (the work's title) lets the
+    title character win a tie over relatives sharing the surname (*Elvis*: "Presley"). With
+    ``actor``, only cast members with that name are considered. ``has_image`` is never looked
+    at: a match without a photo is still the match.
+    """
+    parsed = _parse_credit(query)
+    if not parsed.aliases:
         return NoMatch("no character name given")
     if not cast:
         return NoMatch(f"no cast to look for '{query}' in")
     pool = list(enumerate(cast))
-    if actor is not None and normalize(actor):
-        wanted_actor = normalize(actor)
+    wanted_actor = normalize(actor) if actor is not None else ""
+    if wanted_actor:
         pool = [(i, m) for i, m in pool if _actor_matches(wanted_actor, m.person_name)]
         if not pool:
             return NoMatch(f"no cast member named '{actor}'")
+    job = _Cast(pool, title)
 
-    hits = sorted(
-        (hit for i, m in pool if (hit := _best_hit(wanted, m, i)) is not None),
-        key=_Hit.rank_key,
-    )
-    if not hits:
-        who = f"'{actor}' does not play" if actor and normalize(actor) else "no cast member plays"
-        return NoMatch(f"{who} '{query}'")
-
-    best = hits[0]
-    if best.kind != "exact":
-        rivals = [
-            hit
-            for hit in hits[1:]
-            if hit.kind == best.kind
-            and hit.member.person_id != best.member.person_id
-            and hit.alias != best.alias
-            # "Young Bruce Wayne" is the same character as "Bruce Wayne", only younger.
-            and not (hit.modified and not best.modified and hit.base == best.base)
+    outcomes: list[_Outcome] = []
+    if parsed.shaped:
+        whole = _whole_credit(parsed, job)
+        if whole is not None:
+            outcomes.append(whole)
+    if not outcomes:
+        outcomes = [
+            _settle(alias, _collect(alias, job), job, parsed.key) for alias in parsed.aliases
         ]
-        if rivals:
-            named = [_describe(best), *(_describe(hit) for hit in rivals[:2])]
-            listing = ", ".join(named[:-1]) + " and " + named[-1]
-            if len(rivals) > 2:
-                listing += f" (and {len(rivals) - 2} more)"
-            return NoMatch(f"ambiguous: '{query}' matches {listing}")
-    return CastMatch(member=best.member, alias=best.alias, kind=best.kind, score=best.score)
+
+    found = [o.hit for o in outcomes if isinstance(o, _Found)]
+    tied = [o.hits for o in outcomes if isinstance(o, _Tied)]
+    people = {hit.person for hit in found}
+    if len(people) > 1:
+        return _ambiguous(query, _best_per_person(found), " (its names point at different people)")
+    if people:
+        (person,) = people
+        for hits in tied:
+            if person not in {hit.person for hit in hits}:
+                return _ambiguous(query, [found[0], *hits])
+        best = min(found, key=lambda hit: (hit.tier, -hit.score))
+        return CastMatch(
+            member=best.member, alias=best.alias.text, kind=_TIER_KIND[best.tier], score=best.score
+        )
+    if tied:
+        return _ambiguous(query, tied[0])
+    who = f"'{actor}' does not play" if wanted_actor else "no cast member plays"
+    return NoMatch(f"{who} '{query}'")
 
 
 @dataclass(frozen=True)
