@@ -312,6 +312,8 @@ _NICKNAME_TABLE: Final[dict[str, tuple[str, ...]]] = {
     "gerald": ("gerry", "jerry"),
     "ginevra": ("ginny",),
     "gregory": ("greg",),
+    "gustav": ("gus",),
+    "gustavo": ("gus",),
     "harold": ("hal", "harry"),
     "henry": ("hank", "hal"),
     "isabella": ("bella", "izzy"),
@@ -878,7 +880,12 @@ def _loose(
         if (
             positions is not None
             and any(typed[i] != credited[p] for i, p in enumerate(positions))
-            and (len(typed) == 1 or typed[-1] == credited[positions[-1]])
+            and (
+                typed[-1] == credited[positions[-1]]
+                if len(typed) > 1
+                # A first name alone answers through a nickname, never through an initial.
+                else credited[positions[0]] in _NAME_FORMS.get(typed[0], ())
+            )
             and any(len(w) > 1 for w in typed)
         ):
             matched = frozenset(credited[p] for p in positions)
@@ -1054,9 +1061,11 @@ def _collect(query: _Alias, cast: _Cast) -> list[_Hit]:
         best_tier = min(hit.tier for hit in strict)
         return [hit for hit in strict if hit.tier == best_tier]
     loose: list[tuple[int, _Hit]] = []
+    # Every loose rule needs a word in common, or a nickname of one: skip the rest unread.
+    related = query.wordset.union(*(_NAME_FORMS.get(word, ()) for word in query.wordset))
     for index, member, person, credit in cast.entries():
         for alias in credit.aliases:
-            if alias.is_self or alias.depiction:
+            if alias.is_self or alias.depiction or related.isdisjoint(alias.wordset):
                 continue
             loosely = _loose(query, alias, member)
             if loosely is not None:
