@@ -467,9 +467,7 @@ class _Alias:
     wordset: frozenset[str]  # the keyed words as a set
     spaced: str  # the keyed words joined by spaces: scores
     key: str  # the words without spaces or a leading "the": exact comparisons
-    age_words: frozenset[
-        str
-    ]  # words that mark an age here ("young"; not the "little" of Little John)
+    age_words: frozenset[str]  # "young", "jr"; not the "little" of "Little John"
     surname_parts: frozenset[str]  # the parts of a hyphenated last word: {"crawley", "talbot"}
     depiction: bool  # a portrait, photograph, statue, archive footage... of someone
     exact_only: bool  # the full form of a credit with an in-story quoted name ("Dwarf 'Joffrey'")

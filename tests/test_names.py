@@ -1274,6 +1274,13 @@ def test_a_lead_credited_by_surname_alone() -> None:
     expect_no_match(match_character("Mrs. Kirk", cast))
 
 
+def test_an_initial_never_stands_for_a_name_on_its_own() -> None:
+    # "T." is Tiberius inside "James T. Kirk", but "Tiberius" alone is nobody's name here.
+    expect_no_match(match_character("Tiberius", STAR_TREK))
+    found = expect_match(match_character("J. Kirk", STAR_TREK))
+    assert found.member.person_id == "Chris Pine"
+
+
 @pytest.mark.parametrize(
     ("query", "credits"),
     [
