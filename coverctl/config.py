@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from coverctl.constants import DEFAULT_BURSTS, DEFAULT_RATES
 from coverctl.errors import ConfigError, UsageError
@@ -43,6 +44,16 @@ KNOWN_VARIABLES: dict[str, str] = {
     "BACKEND_URL": "base URL used to qualify relative image paths",
     "COVERCTL_STATIC_DIR": "directory of local override images",
     "COVERCTL_HTTP_TIMEOUT": "seconds before a provider request times out",
+    "SERPAPI_API_KEY": "SerpApi key (`lens` reverse image search, billed per search)",
+    "SERPAPI_URL": "SerpApi base URL",
+    "LUMAAI_API_KEY": "Luma Dream Machine API key (`animate`, billed per video)",
+    "LUMAAI_API_URL": "Luma Dream Machine API base URL",
+    "GEMINI_API_KEY": "Gemini API key (`edit`, billed per image)",
+    "GEMINI_API_URL": "Gemini API base URL",
+    "COVERCTL_GEMINI_MODEL": "Gemini image model used by `edit`",
+    "COVERCTL_VISION_URL": "OpenAI-compatible chat API base URL for `identify --reader vision`",
+    "COVERCTL_VISION_MODEL": "vision model name for `identify --reader vision`",
+    "COVERCTL_VISION_API_KEY": "API key of the vision chat API (optional for a local server)",
 }
 SECRET_VARIABLES = frozenset(
     {
@@ -54,6 +65,10 @@ SECRET_VARIABLES = frozenset(
         "SUPABASE_KEY",
         "AZURE_STORAGE_CONNECTION_STRING",
         "COVERCTL_POSTGRES_DSN",
+        "SERPAPI_API_KEY",
+        "LUMAAI_API_KEY",
+        "GEMINI_API_KEY",
+        "COVERCTL_VISION_API_KEY",
     }
 )
 
@@ -115,6 +130,16 @@ class Settings:
     azure_connection_string: Secret | None = None
     postgres_dsn: Secret | None = None
     http_timeout: float = 10.0
+    serpapi_api_key: Secret | None = None
+    serpapi_url: str = "https://serpapi.com"
+    lumaai_api_key: Secret | None = None
+    lumaai_api_url: str = "https://api.lumalabs.ai/dream-machine/v1"
+    gemini_api_key: Secret | None = None
+    gemini_api_url: str = "https://generativelanguage.googleapis.com/v1beta"
+    gemini_model: str = "gemini-2.5-flash-image"
+    vision_url: str | None = None
+    vision_model: str | None = None
+    vision_api_key: Secret | None = None
     rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     bursts: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BURSTS))
     network: bool = True
@@ -142,6 +167,10 @@ class Settings:
             self.supabase_key,
             self.azure_connection_string,
             self.postgres_dsn,
+            self.serpapi_api_key,
+            self.lumaai_api_key,
+            self.gemini_api_key,
+            self.vision_api_key,
         ]
         return [v.reveal() for v in values if v]
 
@@ -201,7 +230,29 @@ class Settings:
                 "COVERCTL_HTTP_TIMEOUT", values.get("COVERCTL_HTTP_TIMEOUT", "10")
             ),
             rates=rates,
+            serpapi_api_key=secret("SERPAPI_API_KEY"),
+            serpapi_url=_url(values, "SERPAPI_URL", defaults.serpapi_url),
+            lumaai_api_key=secret("LUMAAI_API_KEY"),
+            lumaai_api_url=_url(values, "LUMAAI_API_URL", defaults.lumaai_api_url),
+            gemini_api_key=secret("GEMINI_API_KEY"),
+            gemini_api_url=_url(values, "GEMINI_API_URL", defaults.gemini_api_url),
+            gemini_model=text("COVERCTL_GEMINI_MODEL", defaults.gemini_model)
+            or defaults.gemini_model,
+            vision_url=_url(values, "COVERCTL_VISION_URL", "")
+            if values.get("COVERCTL_VISION_URL")
+            else None,
+            vision_model=text("COVERCTL_VISION_MODEL"),
+            vision_api_key=secret("COVERCTL_VISION_API_KEY"),
         )
+
+    def service_hosts(self) -> frozenset[str]:
+        """Hosts of the configured image-service base URLs (SerpApi, Luma, Gemini, vision).
+
+        Assets these services return from their own host (a fake or proxy on a private address
+        in tests and on-premise setups) are downloaded like a configured provider's pictures;
+        assets on any other host go through the network guard."""
+        urls = [self.serpapi_url, self.lumaai_api_url, self.gemini_api_url, self.vision_url]
+        return frozenset(host.lower() for url in urls if url and (host := urlsplit(url).hostname))
 
 
 def config_file_path(environ: Mapping[str, str] | None = None) -> Path:

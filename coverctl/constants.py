@@ -87,6 +87,15 @@ DEFAULT_RATES: Final[dict[str, float]] = {
     "hardcover": 1.0,
     "duckduckgo": 0.5,
     "replicate": 10.0,
+    # Image services (each call is billed, so modest rates; a 429's Retry-After still wins).
+    # SerpApi: hourly throughput is a share of the plan's monthly searches.
+    "serpapi": 1.0,
+    # Luma: generations are few; most requests are status polls of running jobs.
+    "luma": 2.0,
+    # Gemini image model: low requests-per-minute quotas on most tiers.
+    "gemini": 1.0,
+    # OpenAI-compatible vision chat (OpenAI, or a local Ollama / llama.cpp server).
+    "vision": 2.0,
     # Picture downloads for checks (TVDB artwork, covers, web results, --verify, generated images):
     # the rate of each image host's own gate ("image_fetch:<host>").
     "image_fetch": 20.0,

@@ -71,6 +71,21 @@ class ServiceUnreachable(ConfigError):
     """A service the user explicitly asked for (upload target, push database) is unreachable."""
 
 
+class BillingError(ConfigError):
+    """A billed service refused the request for the account's plan, credit or quota."""
+
+
+class ServiceFailed(ConfigError):
+    """A service the user asked for directly (lens, animate, edit, identify) failed: server
+    errors past the retries, a rate limit we could not wait out, or a reply we cannot read."""
+
+
+class NoResult(CoverctlError):
+    """A service answered, but with nothing usable: no match, a refusal, a failed job."""
+
+    exit_code = ExitCode.INCOMPLETE
+
+
 class ProviderError(CoverctlError):
     """A provider failed for this request; the cascade skips it and goes on."""
 

@@ -340,6 +340,7 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         timeout: float | None = None,
         max_bytes: int | None = None,
         idempotent: bool = True,
@@ -348,6 +349,7 @@ class HttpClient:
     ) -> httpx.Response:
         """Send one request with pacing and retries; return any response that is not 429/5xx.
 
+        - `content` is a raw body (a multipart upload built by the caller), instead of `json`.
         - `timeout` replaces the client's timeout for this request (Replicate's `Prefer: wait`
           holds a request up to 60 s; an image download deserves less than an API call).
         - `max_bytes` streams the body and raises ResponseTooLarge as soon as it is longer, so a
@@ -363,7 +365,7 @@ class HttpClient:
         gate = self.gate(provider)
         policy = self.policy
         options = _SendOptions(
-            timeout, max_bytes, idempotent, frozenset(return_statuses), follow_redirects
+            timeout, max_bytes, idempotent, frozenset(return_statuses), follow_redirects, content
         )
 
         def transient(exc: Exception) -> bool:
@@ -448,7 +450,13 @@ class HttpClient:
         if options.timeout is not None:
             timeout = httpx.Timeout(options.timeout, connect=min(options.timeout, 5.0))
         request = self._client.build_request(
-            method, url, params=params, headers=headers, json=json, timeout=timeout
+            method,
+            url,
+            params=params,
+            headers=headers,
+            json=json,
+            content=options.content,
+            timeout=timeout,
         )
         try:
             if options.max_bytes is None:
@@ -532,6 +540,7 @@ class _SendOptions:
     idempotent: bool = True
     return_statuses: frozenset[int] = frozenset()
     follow_redirects: bool = True
+    content: bytes | None = None
 
 
 def _fail_unless_retry_is_safe(

@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import write_to_textfile
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["GENERATION_BUCKETS", "PROVIDER_OUTCOMES", "RunMetrics"]
+__all__ = ["GENERATION_BUCKETS", "PROVIDER_OUTCOMES", "RunMetrics", "provider_outcomes"]
 
 LAST_SUCCESS_METRIC = "coverctl_last_success_timestamp_seconds"
 
@@ -87,6 +88,20 @@ class RunMetrics:
             ["provider", "outcome"],
             registry=reg,
         )
+        # The image services (lens, identify, animate, edit): requests by outcome, failures by
+        # kind (credential, billing, unavailable, no_result, rejected).
+        self.service_requests = Counter(
+            "coverctl_service_requests",
+            "HTTP requests to the image services, by service and outcome.",
+            ["service", "outcome"],
+            registry=reg,
+        )
+        self.service_failures = Counter(
+            "coverctl_service_failures",
+            "Image service commands (lens, identify, animate, edit) that failed, by kind.",
+            ["service", "kind"],
+            registry=reg,
+        )
         # Unlabelled here: the command label is added to every series on write.
         self.last_success = Gauge(
             LAST_SUCCESS_METRIC,
@@ -132,3 +147,25 @@ class RunMetrics:
         except ValueError:  # not a metrics file we can read: start afresh
             return None
         return None
+
+
+def provider_outcomes(stats: dict[str, Any]) -> dict[str, int]:
+    """Requests to one provider (HttpClient.provider_stats) by the metrics' outcome label."""
+    outcomes = dict.fromkeys(("ok", "not_found", "rate_limited", "auth_error", "error"), 0)
+    answered = 0
+    for status_text, count in stats["statuses"].items():
+        status = int(status_text)
+        answered += count
+        if status == 404:
+            outcomes["not_found"] += count
+        elif status == 429:
+            outcomes["rate_limited"] += count
+        elif status in (401, 403):
+            outcomes["auth_error"] += count
+        elif status >= 400:
+            outcomes["error"] += count
+        else:
+            outcomes["ok"] += count
+    outcomes["timeout"] = stats["timeouts"]
+    outcomes["error"] += max(0, stats["requests"] - answered - stats["timeouts"])
+    return outcomes

@@ -59,6 +59,15 @@ def _register() -> None:
                 raise
             continue
         module.register(app)
+    # The image services (coverctl/services/): one module per command.
+    for module_name in ("identify_cmd", "lens_cmd", "animate_cmd", "edit_cmd"):
+        try:
+            module = __import__(f"coverctl.cli.{module_name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"coverctl.cli.{module_name}":
+                raise
+            continue
+        module.register(app)
 
 
 _register()

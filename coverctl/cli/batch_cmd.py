@@ -338,7 +338,7 @@ def _gate_table(title: str, what: str, requests: str, gates: dict[str, Any]) -> 
 
 
 def _write_metrics(summary: Any, path: Path) -> None:
-    from coverctl.metrics import RunMetrics
+    from coverctl.metrics import RunMetrics, provider_outcomes
 
     metrics = RunMetrics("batch")
     for source, count in summary.session_sources.items():
@@ -350,34 +350,12 @@ def _write_metrics(summary: Any, path: Path) -> None:
     for seconds in summary.generation_durations:
         metrics.generation_duration.observe(seconds)
     for provider, stats in summary.providers.items():
-        for outcome, count in _outcomes(stats).items():
+        for outcome, count in provider_outcomes(stats).items():
             if count:
                 metrics.provider_requests.labels(provider=provider, outcome=outcome).inc(count)
     if not summary.interrupted:
         metrics.mark_success()
     metrics.write(path)
-
-
-def _outcomes(stats: dict[str, Any]) -> dict[str, int]:
-    """Provider requests by the metrics' outcome label."""
-    outcomes = dict.fromkeys(("ok", "not_found", "rate_limited", "auth_error", "error"), 0)
-    answered = 0
-    for status_text, count in stats["statuses"].items():
-        status = int(status_text)
-        answered += count
-        if status == 404:
-            outcomes["not_found"] += count
-        elif status == 429:
-            outcomes["rate_limited"] += count
-        elif status in (401, 403):
-            outcomes["auth_error"] += count
-        elif status >= 400:
-            outcomes["error"] += count
-        else:
-            outcomes["ok"] += count
-    outcomes["timeout"] = stats["timeouts"]
-    outcomes["error"] += max(0, stats["requests"] - answered - stats["timeouts"])
-    return outcomes
 
 
 def estimate_rows(path: Path, fmt: str | None) -> int | None:

@@ -111,11 +111,22 @@ async def resolved_address_problem(url: str) -> str | None:
     return None
 
 
-async def download_image(ctx: SourceContext, url: str, *, untrusted: bool = False) -> bytes:
+async def download_image(
+    ctx: SourceContext,
+    url: str,
+    *,
+    untrusted: bool = False,
+    max_bytes: int | None = None,
+    accept: str = "image/*",
+) -> bytes:
     """The bytes at `url`. ImageRejected when the URL or its answer rules the picture out;
-    ProviderError (unavailable) when the host could not be asked."""
+    ProviderError (unavailable) when the host could not be asked.
+
+    `max_bytes` (default ``images.MAX_IMAGE_BYTES``) and `accept` let the image services fetch
+    the other assets they produce (a generated video) through the same guard."""
     from coverctl.images import MAX_IMAGE_BYTES
 
+    limit = MAX_IMAGE_BYTES if max_bytes is None else max_bytes
     current = url
     for _hop in range(MAX_IMAGE_REDIRECTS + 1):
         problem = url_problem(current, untrusted=untrusted)
@@ -131,15 +142,14 @@ async def download_image(ctx: SourceContext, url: str, *, untrusted: bool = Fals
                 f"{IMAGE_FETCH_PROVIDER}:{host}",
                 "GET",
                 current,
-                headers={"Accept": "image/*"},
+                headers={"Accept": accept},
                 timeout=IMAGE_FETCH_TIMEOUT,
-                max_bytes=MAX_IMAGE_BYTES,
+                max_bytes=limit,
                 follow_redirects=not untrusted,
             )
         except ResponseTooLarge:
             raise ImageRejected(
-                f"Image is over the {MAX_IMAGE_BYTES // 1024 // 1024} MB limit; "
-                "the download was stopped."
+                f"Image is over the {limit // 1024 // 1024} MB limit; the download was stopped."
             ) from None
         location = response.headers.get("location")
         if not (untrusted and response.status_code in _REDIRECT_STATUSES and location):
