@@ -27,9 +27,11 @@ __all__ = [
     "CONTAINER_FOR_KIND",
     "EXTENSION_FOR_CONTENT_TYPE",
     "blob_exists",
+    "blob_in_account",
     "delete_blob",
     "list_container_names",
     "new_blob_name",
+    "read_url",
     "upload_blob",
 ]
 
@@ -178,6 +180,49 @@ def list_container_names(
     with _service(connection_string, retries, timeout) as (service, host), _mapped_errors(host):
         pages = service.list_containers(results_per_page=max(1, limit)).by_page()
         return [str(item.name) for item in next(pages, [])][:limit]
+
+
+def blob_in_account(connection_string: Secret, url: str) -> tuple[str, str] | None:
+    """(container, blob name) when `url` names a blob of this account, else None. No request."""
+    with _service(connection_string, 0) as (service, _host):
+        base = _without_query(service.url).rstrip("/") + "/"
+    plain = _without_query(url)
+    if not plain.startswith(base):
+        return None
+    container, _, blob = plain[len(base) :].partition("/")
+    return (container, blob) if container and blob else None
+
+
+def read_url(
+    connection_string: Secret, container: str, blob_name: str, *, valid_seconds: int
+) -> str:
+    """A URL that lets anyone read one blob for `valid_seconds` (a read-only SAS), for a
+    service that must fetch a picture from the private `images` container.
+
+    The URL carries a signature: hand it to that service only; never print or store it (the
+    shared redaction hides its `sig`)."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+    with _service(connection_string, 0) as (service, _host):
+        credential = service.credential
+        account_key = getattr(credential, "account_key", None)
+        if not account_key:
+            raise ConfigError(
+                f"{ENV_VAR} has no AccountKey, so coverctl cannot let a service read a private "
+                "blob: use a connection string with the account key, or set BACKEND_URL."
+            )
+        blob = service.get_blob_client(container=container, blob=blob_name)
+        token = generate_blob_sas(
+            account_name=service.account_name,
+            container_name=container,
+            blob_name=blob_name,
+            account_key=account_key,
+            permission=BlobSasPermissions(read=True),
+            expiry=datetime.now(UTC) + timedelta(seconds=valid_seconds),
+        )
+        return f"{_without_query(blob.url)}?{token}"
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -118,11 +118,42 @@ def _migration_batch_progress(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_service_jobs(db: sqlite_utils.Database) -> None:
+    """Billed jobs of the image services (coverctl/store/jobs.py): an interrupted `animate`
+    finds its running generation here and polls it again instead of paying for another.
+
+    IF NOT EXISTS throughout: safe whatever its position in the list."""
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS service_jobs (
+            job_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            request_key TEXT NOT NULL,
+            character_name TEXT NOT NULL,
+            movie_title TEXT NOT NULL,
+            picture_url TEXT NOT NULL,
+            options_json TEXT NOT NULL,
+            state TEXT NOT NULL,
+            failure_reason TEXT,
+            result_url TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (provider, job_id)
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_service_jobs_request "
+        "ON service_jobs(provider, request_key, created_at)"
+    )
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_1,
     _migration_2,
     _migration_maintenance_indexes,
     _migration_batch_progress,
+    _migration_service_jobs,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _UPSERT_KEY = frozenset({"character_key", "title_key", "source"})
