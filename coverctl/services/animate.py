@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from coverctl.errors import ConfigError, NoResult, ServiceFailed, UsageError
 from coverctl.services.common import check_reply, download_asset, send, service_errors
-from coverctl.sources.imagecheck import is_remote
 
 if TYPE_CHECKING:
     from coverctl.resolver import Resolver
