@@ -2,9 +2,10 @@
 
 One cheap authenticated request per configured provider, all at once, each bounded by a short
 timeout and never retried: TMDB `GET /configuration`, TVDB `POST /login`, Hardcover a one-field
-GraphQL query, Replicate `GET /account`, Supabase `GET /rest/v1/`, Azure Blob one page of the
-container list. Plus the local state: the store (opens, schema version), the cache directory
-(writable) and the static image directory (exists, how many pictures).
+GraphQL query, Replicate `GET /account`, Supabase `GET /rest/v1/`, SerpApi `GET /account.json`
+(free), Luma `GET /credits`, Gemini `GET /models`, the vision API `GET /models`, Azure Blob one
+page of the container list. Plus the local state: the store (opens, schema version), the cache
+directory (writable) and the static image directory (exists, how many pictures).
 
 Each check ends `ok`, `skipped` (not configured) or `failed`, with a one-sentence fix that names
 the variable or URL to change. Keys never appear: every text is scrubbed of every configured secret
@@ -237,6 +238,8 @@ class HttpProbe:
     accept: Callable[[httpx.Response], str]  # detail for a good answer; raises _Rejected
     key_fix: str
     unset: str = ""  # detail when skipped; default "<key_var> is not set"
+    # For a provider that refuses a key with another status than 401/403 (Gemini: 400).
+    rejects: Callable[[httpx.Response], bool] | None = None
 
 
 class _Rejected(Exception):
@@ -413,12 +416,131 @@ def _supabase(settings: Settings) -> HttpProbe:
     )
 
 
+def _serpapi(settings: Settings) -> HttpProbe:
+    request = None
+    if settings.serpapi_api_key:
+        # The Account API: free, and it says how many searches are left.
+        request = httpx.Request(
+            "GET",
+            f"{settings.serpapi_url}/account.json",
+            params={"api_key": settings.serpapi_api_key.reveal().strip()},
+        )
+
+    def accept(response: httpx.Response) -> str:
+        left = _json(response).get("total_searches_left")
+        if isinstance(left, int) and left <= 0:
+            raise _Failed("the account has no searches left this month (upgrade the plan)")
+        return (
+            f"API key accepted ({left} searches left)" if left is not None else "API key accepted"
+        )
+
+    return HttpProbe(
+        "serpapi",
+        "SerpApi",
+        "SERPAPI_API_KEY",
+        "SERPAPI_URL",
+        settings.serpapi_url,
+        request,
+        accept,
+        "Check SERPAPI_API_KEY at https://serpapi.com/manage-api-key.",
+    )
+
+
+def _luma(settings: Settings) -> HttpProbe:
+    request = None
+    if settings.lumaai_api_key:
+        request = httpx.Request(
+            "GET",
+            f"{settings.lumaai_api_url}/credits",
+            headers={"Authorization": f"Bearer {settings.lumaai_api_key.reveal().strip()}"},
+        )
+
+    def accept(response: httpx.Response) -> str:
+        balance = _json(response).get("credit_balance")  # US cents
+        if isinstance(balance, int | float):
+            return f"API key accepted (credit balance ${balance / 100:.2f})"
+        return "API key accepted"
+
+    return HttpProbe(
+        "luma",
+        "Luma",
+        "LUMAAI_API_KEY",
+        "LUMAAI_API_URL",
+        settings.lumaai_api_url,
+        request,
+        accept,
+        "Check LUMAAI_API_KEY at https://lumalabs.ai/api/keys.",
+    )
+
+
+def _gemini(settings: Settings) -> HttpProbe:
+    request = None
+    if settings.gemini_api_key:
+        request = httpx.Request(
+            "GET",
+            f"{settings.gemini_api_url}/models",
+            params={"pageSize": "1"},
+            headers={"x-goog-api-key": settings.gemini_api_key.reveal().strip()},
+        )
+    return HttpProbe(
+        "gemini",
+        "Gemini",
+        "GEMINI_API_KEY",
+        "GEMINI_API_URL",
+        settings.gemini_api_url,
+        request,
+        lambda response: "API key accepted",
+        "Check GEMINI_API_KEY at https://aistudio.google.com/apikey.",
+        # Google answers a bad key with HTTP 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
+        rejects=lambda response: response.status_code == 400 and "API_KEY_INVALID" in response.text,
+    )
+
+
+def _vision(settings: Settings) -> HttpProbe:
+    request = None
+    model = settings.vision_model
+    if settings.vision_url:
+        headers = {"Accept": "application/json"}
+        if settings.vision_api_key:
+            headers["Authorization"] = f"Bearer {settings.vision_api_key.reveal().strip()}"
+        request = httpx.Request("GET", f"{settings.vision_url}/models", headers=headers)
+
+    def accept(response: httpx.Response) -> str:
+        data = _json(response).get("data")
+        names = (
+            {str(m.get("id")) for m in data if isinstance(m, dict)}
+            if isinstance(data, list)
+            else set()
+        )
+        if not model:
+            raise _Failed("COVERCTL_VISION_MODEL is not set (name a model that reads images)")
+        if names and model not in names:
+            raise _Failed(f"the API offers no model {model!r}; check COVERCTL_VISION_MODEL")
+        return f"model {model} available"
+
+    return HttpProbe(
+        "vision",
+        "The vision API",
+        "COVERCTL_VISION_API_KEY",
+        "COVERCTL_VISION_URL",
+        settings.vision_url or "",
+        request,
+        accept,
+        "Check COVERCTL_VISION_API_KEY (an OpenAI-compatible API key; a local server needs none).",
+        unset="COVERCTL_VISION_URL is not set (identify --reader vision is off)",
+    )
+
+
 HTTP_PROBES: tuple[Callable[[Settings], HttpProbe], ...] = (
     _tmdb,
     _tvdb,
     _hardcover,
     _replicate,
     _supabase,
+    _serpapi,
+    _luma,
+    _gemini,
+    _vision,
 )
 
 
@@ -454,7 +576,7 @@ async def _run_probe(client: httpx.AsyncClient, probe: HttpProbe, timeout: float
     status = response.status_code
     message = _error_message(response)
     suffix = f": {message}" if message else ""
-    if status in (401, 403):
+    if status in (401, 403) or (probe.rejects is not None and probe.rejects(response)):
         return failed(f"{probe.label} rejected the key (HTTP {status}{suffix})", probe.key_fix)
     if status == 429:
         return failed(

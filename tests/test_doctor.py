@@ -130,6 +130,10 @@ def test_every_configured_provider_accepts_and_exit_is_zero(
         "hardcover",
         "replicate",
         "supabase",
+        "serpapi",
+        "luma",
+        "gemini",
+        "vision",
         "azure",
     ]
     for check in report["checks"]:

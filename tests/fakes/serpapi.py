@@ -124,6 +124,8 @@ class FakeSerpApi(FakeService):
         self.uploads: dict[str, bytes] = {}  # image_id -> uploaded bytes
         self.route("POST", r"/image", self._upload)
         self.route("GET", r"/search\.json", self._search)
+        self.route("GET", r"/account\.json", self._account)
+        self.searches_left = 5958
 
     def searches(self) -> int:
         return self.count(r"/search\.json$")
@@ -140,6 +142,30 @@ class FakeSerpApi(FakeService):
         image_id = f"xokJFnic22FmYZ6Sb{len(self.uploads):04d}"
         self.uploads[image_id] = image
         return json_response(200, {"message": "Image uploaded successfully.", "image_id": image_id})
+
+    def _account(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if request.url.params.get("api_key") != self.key:
+            return json_response(401, INVALID_KEY_BODY)
+        return json_response(
+            200,
+            {
+                "account_id": "5f1c2d3e4a5b6c7d8e9f0a1b",
+                "api_key": self.key,
+                "account_email": "ops@example.com",
+                "account_status": "Active",
+                "plan_id": "developer",
+                "plan_name": "Developer Plan",
+                "plan_monthly_price": 75.0,
+                "searches_per_month": 5000,
+                "plan_searches_left": self.searches_left,
+                "extra_credits": 0,
+                "total_searches_left": self.searches_left,
+                "this_month_usage": 5000 - self.searches_left,
+                "this_hour_searches": 3,
+                "last_hour_searches": 0,
+                "account_rate_limit_per_hour": 1000,
+            },
+        )
 
     def _search(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
         params = request.url.params

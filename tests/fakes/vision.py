@@ -77,7 +77,14 @@ class FakeVision(FakeService):
         self.reply: dict[str, Any] = completion(
             json.dumps({"title": "The Dark Knight", "year": 2008, "media_type": "movie"})
         )
+        self.models = ["gpt-4o-mini", "gpt-4o"]
         self.route("POST", r"/v1/chat/completions", self._chat)
+        self.route("GET", r"/v1/models", self._models)
+
+    def _models(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if self.key is not None and request.headers.get("authorization") != f"Bearer {self.key}":
+            return json_response(401, INVALID_KEY_BODY)
+        return json_response(200, models_reply(*self.models))
 
     def _chat(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
         if self.key is not None and request.headers.get("authorization") != f"Bearer {self.key}":
@@ -90,3 +97,14 @@ class FakeVision(FakeService):
         ):
             raise UnexpectedRequest("vision fake: expected one JPEG data URL in the message")
         return json_response(200, self.reply)
+
+
+def models_reply(*names: str) -> dict[str, Any]:
+    """GET /models as OpenAI (and Ollama's /v1) answer it."""
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": 1721172741, "owned_by": "system"}
+            for name in names
+        ],
+    }
