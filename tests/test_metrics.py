@@ -103,6 +103,8 @@ def test_every_series_carries_the_command_label_and_no_created_series(tmp_path: 
         "dead_links": "gauge",
         "audit_problem_rows": "gauge",
         "coverctl_provider_requests": "counter",
+        "coverctl_service_requests": "counter",
+        "coverctl_service_failures": "counter",
         "coverctl_last_success_timestamp_seconds": "gauge",
     }
 
@@ -178,3 +180,17 @@ def test_failed_write_leaves_old_file_and_no_temp_file(tmp_path: Path, target: s
 def test_command_name_is_required() -> None:
     with pytest.raises(ValueError, match="command"):
         RunMetrics("")
+
+
+def test_a_failed_service_command_counts_its_failure_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coverctl.cli.app import run
+
+    path = tmp_path / "lens.prom"
+    monkeypatch.setenv("SERPAPI_API_KEY", "")  # no key: a configuration failure, no request
+    assert run(["lens", "https://example.org/a.jpg", "--metrics-file", str(path)]) == 4
+    series = read_series(path)
+    failures = key("coverctl_service_failures_total", command="lens", service="lens", kind="config")
+    assert series[failures] == 1
+    assert series[key("coverctl_last_success_timestamp_seconds", command="lens")] == 0
