@@ -16,7 +16,7 @@ nothing usable" `NoResult` (3). Every text is scrubbed of every configured secre
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -30,7 +30,8 @@ from coverctl.errors import (
     ProviderUnavailable,
     ServiceFailed,
 )
-from coverctl.http import parse_retry_after, scrub
+from coverctl.http import parse_retry_after
+from coverctl.redact import scrub
 
 if TYPE_CHECKING:
     from coverctl.config import Settings
@@ -232,10 +233,3 @@ async def download_asset(
     except ProviderUnavailable as exc:
         reason = exc.message.split(": ", 1)[-1]
         raise ServiceFailed(f"The {what} could not be downloaded ({reason}).") from None
-
-
-def redacted_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """`params` without credentials, for anything shown or kept."""
-    from coverctl.http import SECRET_QUERY_PARAMS
-
-    return {k: ("***" if k in SECRET_QUERY_PARAMS else v) for k, v in params.items()}
