@@ -137,3 +137,13 @@ TMDB_POSTER_SIZE: Final = "w500"
 IMAGE_NO_AUTH_PATH: Final = "/api/image-no-auth/"
 
 MAX_FIELD_LENGTH: Final = 300
+
+# `coverctl animate` defaults (Luma Dream Machine), here so `--help` needs no HTTP stack.
+ANIMATE_DEFAULT_MODEL: Final = "ray-2"
+ANIMATE_DEFAULT_DURATION: Final = "5s"
+ANIMATE_DEFAULT_RESOLUTION: Final = "720p"
+ANIMATE_DEFAULT_ASPECT_RATIO: Final = "3:4"  # portraits: profile photos and covers are upright
+ANIMATE_DEFAULT_PROMPT: Final = (
+    "The character comes to life: a subtle, natural movement, gentle breathing and a slow blink, "
+    "the camera still. Keep the face, costume and lighting of the picture."
+)

@@ -11,7 +11,7 @@ from coverctl.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
-    from coverctl.services import animate as service
+    from coverctl import constants as defaults
 
     @app.command(
         "animate",
@@ -20,14 +20,22 @@ def register(app: typer.Typer) -> None:
     def animate(
         character: str = typer.Argument(..., help="Character name."),
         title: str = typer.Option(..., "--title", help="Movie, series or book title."),
-        prompt: str = typer.Option(service.DEFAULT_PROMPT, "--prompt", help="What should move."),
-        model: str = typer.Option(service.DEFAULT_MODEL, "--model", help="ray-2 or ray-flash-2."),
-        duration: str = typer.Option(service.DEFAULT_DURATION, "--duration", help="5s or 9s."),
+        prompt: str = typer.Option(
+            defaults.ANIMATE_DEFAULT_PROMPT, "--prompt", help="What should move."
+        ),
+        model: str = typer.Option(
+            defaults.ANIMATE_DEFAULT_MODEL, "--model", help="ray-2 or ray-flash-2."
+        ),
+        duration: str = typer.Option(
+            defaults.ANIMATE_DEFAULT_DURATION, "--duration", help="5s or 9s."
+        ),
         resolution: str = typer.Option(
-            service.DEFAULT_RESOLUTION, "--resolution", help="540p, 720p, 1080p or 4k."
+            defaults.ANIMATE_DEFAULT_RESOLUTION, "--resolution", help="540p, 720p, 1080p or 4k."
         ),
         aspect_ratio: str = typer.Option(
-            service.DEFAULT_ASPECT_RATIO, "--aspect-ratio", help="3:4, 1:1, 16:9, 9:16, ..."
+            defaults.ANIMATE_DEFAULT_ASPECT_RATIO,
+            "--aspect-ratio",
+            help="3:4, 1:1, 16:9, 9:16, ...",
         ),
         year: int | None = typer.Option(None, "--year", help="Release year of the title."),
         media_type: str | None = typer.Option(None, "--media-type", help="movie, tv or book."),
@@ -55,6 +63,7 @@ def register(app: typer.Typer) -> None:
         """
         from coverctl.cli.common import print_json, stdout_console
         from coverctl.cli.service_run import run_service
+        from coverctl.services import animate as service
 
         options = service.AnimateOptions(prompt, model, duration, resolution, aspect_ratio)
         animator = service.Animator()

@@ -32,6 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from coverctl.constants import (
+    ANIMATE_DEFAULT_ASPECT_RATIO,
+    ANIMATE_DEFAULT_DURATION,
+    ANIMATE_DEFAULT_MODEL,
+    ANIMATE_DEFAULT_PROMPT,
+    ANIMATE_DEFAULT_RESOLUTION,
+)
 from coverctl.errors import ConfigError, NoResult, ServiceFailed, UsageError
 from coverctl.services.common import check_reply, download_asset, send, service_errors
 
@@ -49,10 +56,10 @@ MODELS: Final = ("ray-2", "ray-flash-2")
 DURATIONS: Final = ("5s", "9s")
 RESOLUTIONS: Final = ("540p", "720p", "1080p", "4k")
 ASPECT_RATIOS: Final = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
-DEFAULT_MODEL: Final = "ray-2"
-DEFAULT_DURATION: Final = "5s"
-DEFAULT_RESOLUTION: Final = "720p"
-DEFAULT_ASPECT_RATIO: Final = "3:4"  # portraits: profile photos and covers are upright
+DEFAULT_MODEL: Final = ANIMATE_DEFAULT_MODEL
+DEFAULT_DURATION: Final = ANIMATE_DEFAULT_DURATION
+DEFAULT_RESOLUTION: Final = ANIMATE_DEFAULT_RESOLUTION
+DEFAULT_ASPECT_RATIO: Final = ANIMATE_DEFAULT_ASPECT_RATIO
 # US dollars per video, (model, resolution, duration) -> price; Luma's list prices as published in
 # ComfyUI's API-node pricing table (docs.comfy.org/tutorials/api-nodes/pricing), read 2026-12-04.
 PRICE_USD: Final[dict[tuple[str, str, str], float]] = {
@@ -72,10 +79,7 @@ MAX_VIDEO_BYTES: Final = 200 * 1024 * 1024
 PICTURE_LINK_SECONDS: Final = 3600  # how long Luma may read a private picture
 CREATE_TIMEOUT: Final = 60.0
 RUNNING_STATES: Final = frozenset({"queued", "dreaming"})
-DEFAULT_PROMPT: Final = (
-    "The character comes to life: a subtle, natural movement, gentle breathing and a slow blink, "
-    "the camera still. Keep the face, costume and lighting of the picture."
-)
+DEFAULT_PROMPT: Final = ANIMATE_DEFAULT_PROMPT
 
 
 @dataclass(frozen=True)
