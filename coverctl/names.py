@@ -84,6 +84,7 @@ __all__ = [
     "match_character",
     "match_title",
     "normalize",
+    "question_key",
 ]
 
 FUZZY_THRESHOLD: Final[float] = 88.0
@@ -174,6 +175,29 @@ def normalize(text: str) -> str:
             kept.append(" ")
     # NFC puts back what NFKD split and we kept (Hangul syllables, kana voicing marks).
     return " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
+
+
+# Marks that make a typed string another question: a credit pasted with its alias separators or
+# its qualifier ("Edgar / The Bug", "The Joker (voice)", 'Harold "Hal" Jordan') is matched as
+# that credit, while the same words without them ("Edgar the Bug") are matched as one name.
+_QUESTION_MARKS: Final = re.compile(r"""([/;|()\[\]"“”])""")
+
+
+def question_key(text: str) -> str:
+    """``normalize`` that keeps the marks the matcher reads (alias separators, brackets,
+    quotes), for keys of "the same question" (caches, batch de-duplication).
+
+    Plain names get exactly their ``normalize`` form, so keys made before this existed hold.
+
+    >>> question_key("Edgar / The Bug"), question_key("Edgar the Bug")
+    ('edgar / the bug', 'edgar the bug')
+    """
+    pieces = _QUESTION_MARKS.split(text)
+    return " ".join(
+        " ".join(
+            piece if index % 2 else normalize(piece) for index, piece in enumerate(pieces)
+        ).split()
+    )
 
 
 _UNSAFE_FILENAME_CHARS: Final = re.compile(r"[\s/\\\x00-\x1f\x7f]")

@@ -28,7 +28,7 @@ from coverctl.errors import (
 from coverctl.http import HttpClient, scrub
 from coverctl.identity import answers_ids, media_type_for, parse_ids
 from coverctl.models import Attempt, Candidate, ExternalIds, Match, Query, Resolution
-from coverctl.names import normalize
+from coverctl.names import normalize, question_key
 from coverctl.sources.base import ImageSource, SourceContext
 from coverctl.store.cache import Cache, cache_key
 from coverctl.store.db import ImageRecord, ImageStore
@@ -239,8 +239,8 @@ class Resolver:
         # question keeps the key it had before default checks existed, and --no-verify, which
         # checks what the old default did, keeps the old keys.
         parts: list[object] = [
-            normalize(query.character_name),
-            normalize(query.title),
+            question_key(query.character_name),
+            question_key(query.title),
             query.year,
             query.media_type,
             normalize(query.actor or ""),

@@ -150,6 +150,20 @@ def test_dedupe_key_is_the_normalised_question() -> None:
     assert len(resolver.calls) == 1
 
 
+def test_a_pasted_credit_string_is_another_question_than_its_words() -> None:
+    # "Edgar / The Bug" is matched as that credit (two aliases); "Edgar the Bug" as one name. A
+    # shared answer between them would serve one row the other's verdict.
+    resolver = StubResolver(delay=0.02)
+    variants = {
+        1: "Edgar the Bug",
+        2: "Edgar / The Bug",
+        3: "The Joker (voice)",
+        4: "The Joker voice",
+    }
+    run_engine(resolver, rows(4, variants.__getitem__), concurrency=4)
+    assert sorted(q.character_name for q in resolver.calls) == sorted(variants.values())
+
+
 def test_unexpected_error_in_one_row_is_that_rows_error_and_is_scrubbed() -> None:
     resolver = StubResolver()
     names = {1: "A", 2: "Explode", 3: "B"}

@@ -20,6 +20,7 @@ from coverctl.names import (
     match_character,
     match_title,
     normalize,
+    question_key,
 )
 
 
@@ -1604,3 +1605,24 @@ def test_match_character_takes_the_title_by_keyword_only() -> None:
 def test_the_clear_lead_thresholds_are_named() -> None:
     assert names.LEAD_MAX_ORDER < names.FAR_BELOW_MIN_ORDER
     assert names.LEAD_MIN_GAP > 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "same_as", "other_than"),
+    [
+        ("Edgar / The Bug", "edgar  /  the BUG", "Edgar the Bug"),
+        ("The Joker (voice)", "the joker(VOICE)", "The Joker voice"),
+        ('Harold "Hal" Jordan', 'harold  "Hal"  jordan', "Harold Hal Jordan"),
+    ],
+)
+def test_question_key_keeps_the_marks_the_matcher_reads(
+    typed: str, same_as: str, other_than: str
+) -> None:
+    assert question_key(typed) == question_key(same_as)
+    assert question_key(typed) != question_key(other_than)
+
+
+def test_question_key_of_a_plain_name_is_its_normal_form() -> None:
+    # Cache keys made before question_key existed must still be found.
+    for name in ("Bruce Wayne", "  Amélie   Poulain ", "Spider-Man", "O'Neil"):
+        assert question_key(name) == normalize(name)

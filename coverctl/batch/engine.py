@@ -29,7 +29,7 @@ from coverctl.constants import MediaType
 from coverctl.errors import ConfigError, CoverctlError, ProviderError, StoreError
 from coverctl.inputs import InputRow
 from coverctl.models import Query, Resolution
-from coverctl.names import normalize
+from coverctl.names import question_key
 from coverctl.redact import scrub
 from coverctl.resolver import ResolveOptions, Resolver, validate_query
 from coverctl.sources.base import SourceContext
@@ -47,18 +47,18 @@ CAST_STEPS: dict[str | None, tuple[str, ...]] = {
 
 
 # Titles (and often characters) repeat down a batch: fold each distinct string once.
-_normalized = lru_cache(maxsize=65536)(normalize)
+_question_key = lru_cache(maxsize=65536)(question_key)
 MEMO_SIZE = 4096  # finished resolutions kept for later rows asking the same question
 
 
 def query_key(query: Query) -> tuple[Any, ...]:
     """Rows with the same key get the same answer: they are resolved once per batch."""
     return (
-        _normalized(query.character_name),
-        _normalized(query.title),
+        _question_key(query.character_name),
+        _question_key(query.title),
         query.year,
         query.media_type,
-        _normalized(query.actor or ""),
+        _question_key(query.actor or ""),
         query.ids,  # rows with other ids (or none) ask another question
     )
 
