@@ -428,22 +428,30 @@ def _exact_cases(
 ) -> list[Case]:
     """One case per distinct credit string of a work, pasted as the provider writes it.
 
-    A credit string several people share ("Soldier", "Drug Dealer" / "Drug-Dealer") has no right
-    answer; a "Self" credit or a depiction ("(portrait)", "(archive footage)") may be found or
-    not; a person without any picture is right when found-without-a-picture.
+    A credit string several people share ("Soldier") has no right answer. One that differs from
+    another person's only by case, punctuation or a qualifier ("Drug-Dealer" / "Drug Dealer",
+    "Romulan (voice)" / "Romulan") is the same bit part: its own person or not found, never the
+    other one. A "Self" credit or a depiction ("(portrait)", "(archive footage)") may be found or
+    not. A person without any picture is right when found-without-a-picture.
     """
     people_by_key: dict[str, set[str]] = {}
+    people_by_credit: dict[str, set[str]] = {}
     for person, credit, _ in credits:
         people_by_key.setdefault(credit_key(credit), set()).add(person)
+        people_by_credit.setdefault(credit, set()).add(person)
     cases: dict[str, Case] = {}
     for person, credit, has_picture in credits:
         key = credit_key(credit)
         if not key or credit in cases:
             continue
         outcome: Outcome
-        if len(people_by_key[key]) > 1:
+        if len(people_by_credit[credit]) > 1:
             expect, outcome = None, "none"
-        elif key.split()[0] in _SELF_CREDITS or _DEPICTION.search(credit):
+        elif (
+            len(people_by_key[key]) > 1
+            or key.split()[0] in _SELF_CREDITS
+            or _DEPICTION.search(credit)
+        ):
             expect, outcome = person, "either"
         else:
             expect, outcome = person, "picture" if has_picture else "no_picture"

@@ -213,14 +213,16 @@ def test_a_crash_is_not_counted_correct(corpus: Corpus) -> None:
 
 
 def test_shared_credit_strings_have_no_right_person(tmp_path: Path) -> None:
-    """Two bit parts credited "Soldier" (or "Drug Dealer" / "Drug-Dealer"): the exact-credit case
-    expects nothing, while a credit only one person carries expects that person."""
+    """Two bit parts credited "Soldier": the exact-credit case expects nothing. "Drug-Dealer"
+    beside "Drug Dealer": that person or nothing. A credit one person carries: that person."""
     corpus = load_corpus()
     by_id = {c.id: c for c in corpus.cases}
     soldier = by_id["exact_credit|Soldier|Saving Private Ryan|1998|movie"]
     assert (soldier.expect, soldier.outcome) == (None, "none")
     dealer = by_id["exact_credit|Drug-Dealer|The Dark Knight|2008|movie"]
-    assert dealer.outcome == "none"
+    assert (dealer.expect, dealer.outcome) == ("Greg Beam", "either")
+    heckler = by_id["exact_credit|Heckler|The Dark Knight|2008|movie"]
+    assert (heckler.expect, heckler.outcome) == (None, "none")
     batman = by_id["exact_credit|Bruce Wayne / Batman|The Dark Knight|2008|movie"]
     assert (batman.expect, batman.outcome) == ("Christian Bale", "picture")
     gambol = by_id["exact_credit|Gambol|The Dark Knight|2008|movie"]
