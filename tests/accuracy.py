@@ -62,8 +62,8 @@ TMDB_IMAGE_HOST = "image.tmdb.org"
 TVDB_ARTWORK_HOST = "artworks.thetvdb.com"
 ARTWORK = f"https://{TVDB_ARTWORK_HOST}"
 
-# Report order. `ids` (work and person ids in the input) is listed so the report says it is not
-# measured: the input has no id columns yet.
+# Report order. `ids` (work and person ids in the input) is in SKIPPED_CATEGORIES so the report
+# says it is not measured: the input has no id columns yet.
 CATEGORIES = (
     "exact_credit",
     "alias",
@@ -223,7 +223,11 @@ _OUTCOMES: dict[str, Outcome] = {
     "either": "either",
 }
 _SELF_CREDITS = {"self", "himself", "herself", "themselves"}
-_DEPICTION = re.compile(r"\((portrait|photo|photograph|statue|painting|archive)", re.IGNORECASE)
+# A credit for a picture of someone, not for them: "(portrait)", "(archive footage)", "Portrait of".
+_DEPICTION = re.compile(
+    r"\((portrait|photo|photograph|statue|painting|archive)|^(portrait|painting|photo) of ",
+    re.IGNORECASE,
+)
 
 
 def _year(date: str | None) -> int | None:
