@@ -4,7 +4,9 @@
 TheTVDB v4 (series characters with their messy artwork fields) and Hardcover (books, characters)
 list them, and `cases.csv`, the queries people really type (first names, surnames, nicknames,
 honorifics, accents, US titles, subtitles, remakes...). Every credit string of every cast is a
-case too (`exact_credit`, pasted as TMDB/TVDB write it).
+case too (`exact_credit`, pasted as TMDB/TVDB write it), and so are rows carrying provider ids
+as exports give them (`ids`: work, credit, person and character ids, and ids that contradict
+the row).
 
 The corpus is served by the project's own fakes (FakeTmdb, FakeTvdb, FakeHardcover, one
 FakeImageHost per picture host) and run through the real `Resolver` (real SQLite store, real
@@ -35,7 +37,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from unittest import mock
@@ -44,7 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from coverctl.config import Settings
-from coverctl.models import Query, Resolution
+from coverctl.models import ExternalIds, Query, Resolution
 from coverctl.resolver import ResolveOptions, close_resolver, open_resolver
 from tests.fakes.base import FakeService, UnexpectedRequest
 from tests.fakes.hardcover import COVER_HOST, FakeHardcover, book, character, cover
@@ -62,8 +64,7 @@ TMDB_IMAGE_HOST = "image.tmdb.org"
 TVDB_ARTWORK_HOST = "artworks.thetvdb.com"
 ARTWORK = f"https://{TVDB_ARTWORK_HOST}"
 
-# Report order. `ids` (work and person ids in the input) is in SKIPPED_CATEGORIES so the report
-# says it is not measured: the input has no id columns yet.
+# Report order. `ids`: rows carrying provider ids (TMDB/TVDB exports), generated from the works.
 CATEGORIES = (
     "exact_credit",
     "alias",
@@ -82,8 +83,9 @@ CATEGORIES = (
     "null_photo",
     "dead_picture",
     "absent",
+    "ids",
 )
-SKIPPED_CATEGORIES = {"ids": "the input has no id columns yet (issue 13, item 6)"}
+SKIPPED_CATEGORIES: dict[str, str] = {}  # category -> why it is not measured yet
 
 Outcome = Literal["picture", "no_picture", "none", "either"]
 Verdict = Literal["correct", "wrong", "missed"]
@@ -108,12 +110,14 @@ class Case:
     also: tuple[str, ...]
     outcome: Outcome
     note: str = ""
+    ids: ExternalIds = field(default_factory=ExternalIds)
 
     @property
     def id(self) -> str:
-        return "|".join(
-            [self.category, self.character, self.title, str(self.year or ""), self.media_type or ""]
-        )
+        parts = [self.category, self.character, self.title, str(self.year or "")]
+        parts.append(self.media_type or "")
+        parts += [f"{name}={value}" for name, value in self.ids.as_dict().items()]
+        return "|".join(parts)
 
     @property
     def accepted(self) -> frozenset[str]:
@@ -122,7 +126,7 @@ class Case:
         return frozenset(w for w in (self.expect, *self.also) if w)
 
     def query(self) -> Query:
-        return Query(self.character, self.title, self.year, self.media_type)
+        return Query(self.character, self.title, self.year, self.media_type, ids=self.ids)
 
 
 @dataclass(frozen=True)
@@ -281,7 +285,7 @@ def load_corpus(data_dir: Path = DATA_DIR) -> Corpus:
     corpus.book_characters = [
         character(c["id"], c["name"], c["books"], c["authors"]) for c in hardcover["characters"]
     ]
-    corpus.cases = _unique(exact + _read_cases(data_dir / "cases.csv"))
+    corpus.cases = _unique(exact + _read_cases(data_dir / "cases.csv") + _id_cases(corpus, exact))
     _check(corpus)
     return corpus
 
@@ -294,7 +298,14 @@ def _tmdb_movie(movie: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
         "release_date": movie["release_date"],
         "popularity": movie["popularity"],
         "cast": [
-            _tmdb_member(entry[0], entry[1], order, len(entry) < 3 or entry[2] is not None, corpus)
+            _tmdb_member(
+                entry[0],
+                entry[1],
+                order,
+                len(entry) < 3 or entry[2] is not None,
+                corpus,
+                f"movie/{movie['id']}",
+            )
             for order, entry in enumerate(movie["cast"])
         ],
     }
@@ -311,28 +322,36 @@ def _tmdb_movie(movie: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
     return item
 
 
+def credit_id(work: str, name: str, role: str) -> str:
+    """TMDB's id of one role of one person in one work: 24 hexadecimal digits."""
+    return hashlib.sha1(f"{work}/{name}/{role}".encode()).hexdigest()[:24]
+
+
 def _tmdb_member(
-    name: str, credit: str, order: int, has_photo: bool, corpus: Corpus
+    name: str, credit: str, order: int, has_photo: bool, corpus: Corpus, work: str
 ) -> dict[str, Any]:
     corpus.people.add(name)
     path = profile_path(name) if has_photo else None
     if path:
         corpus.pictures[f"{TMDB_IMAGE_HOST}/{path.lstrip('/')}"] = Picture(name, "ok")
-    return cast_member(person_id(name), name, credit, order, path)
+    member = cast_member(person_id(name), name, credit, order, path)
+    member["credit_id"] = credit_id(work, name, credit)
+    return member
 
 
 def _tmdb_show(show: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
     cast = []
     for order, entry in enumerate(show["cast"]):
         name, roles = entry[0], entry[1]
-        member = _tmdb_member(name, "", order, len(entry) < 3 or entry[2] is not None, corpus)
+        has_photo = len(entry) < 3 or entry[2] is not None
+        member = _tmdb_member(name, "", order, has_photo, corpus, f"tv/{show['id']}")
         episodes = max(1, 120 - 4 * order)
         member.pop("character")
         member.pop("credit_id")
         member.pop("cast_id")
         member["roles"] = [
             {
-                "credit_id": f"5257{person_id(name):08x}{i:04x}",
+                "credit_id": credit_id(f"tv/{show['id']}", name, role),
                 "character": role,
                 "episode_count": max(1, episodes // (i + 1)),
             }
@@ -461,6 +480,106 @@ def _exact_cases(
             expect, outcome = person, "picture" if has_picture else "no_picture"
         cases[credit] = Case("exact_credit", credit, title, year, media, expect, (), outcome)
     return list(cases.values())
+
+
+def _id_cases(corpus: Corpus, exact: Sequence[Case]) -> list[Case]:
+    """Rows as TMDB/TVDB/Hardcover exports give them, ids included (`ids` category).
+
+    The ids name the person, so even a bit part sharing its credit string ("Soldier") has one
+    right answer. Per work: a few billed credits (and a photo-less one, and a shared one) with
+    the work's id and the credit's id; the credit id alone; the work's id and the person's id;
+    the work's id under another of its titles; and a row whose ids contradict its character.
+    """
+    cases: list[Case] = []
+    outcome_of = {(c.title, c.year, c.character): c.outcome for c in exact}
+    for movie_id, movie in corpus.movies.items():
+        title, year = movie["title"], _year(movie["release_date"])
+        cast = movie["cast"]
+        outcomes = [outcome_of.get((title, year, m["character"])) for m in cast]
+        picked = [m for m, o in zip(cast, outcomes, strict=True) if o != "either"][:3]
+        picked += [m for m in cast if not m["profile_path"]][:1]
+        picked += [m for m, o in zip(cast, outcomes, strict=True) if o == "none"][:1]
+        for member in picked:
+            ids = ExternalIds(tmdb_id=movie_id, credit_id=member["credit_id"])
+            cases.append(_id_case(member, title, year, "movie", ids))
+        first, second = picked[0], picked[1]
+        cases.append(
+            _id_case(first, title, year, "movie", ExternalIds(credit_id=first["credit_id"]))
+        )
+        ids = ExternalIds(tmdb_id=movie_id, tmdb_person_id=second["id"])
+        cases.append(_id_case(second, title, year, "movie", ids))
+        for alternative in (movie.get("alternative_titles") or [])[:1]:
+            ids = ExternalIds(tmdb_id=movie_id)
+            cases.append(_id_case(first, alternative["title"], None, "movie", ids))
+        ids = ExternalIds(tmdb_id=movie_id, credit_id=second["credit_id"])
+        contradiction = _id_case(first, title, year, "movie", ids)
+        cases.append(_contradicted(contradiction, f"the credit id is {second['name']}'s"))
+    for show_id, show in corpus.shows.items():
+        title, year = show["name"], _year(show["first_air_date"])
+        for member in show["cast"][:2] + [m for m in show["cast"] if not m["profile_path"]][:1]:
+            role = member["roles"][0]
+            ids = ExternalIds(tmdb_id=show_id, credit_id=role["credit_id"])
+            cases.append(_id_case(member, title, year, "tv", ids))
+    for series_id, series in corpus.series.items():
+        actors = [c for c in series["characters"] if c["type"] in (3, 4)]
+        dead = [c for c in actors if not _tvdb_loads(corpus, c["image"])]
+        for item in actors[:3] + dead:
+            ids = ExternalIds(tvdb_id=series_id, tvdb_character_id=item["id"])
+            cases.append(_tvdb_id_case(corpus, item, series, ids))
+        ids = ExternalIds(tvdb_character_id=actors[0]["id"])
+        cases.append(_tvdb_id_case(corpus, actors[0], series, ids))
+    for doc in corpus.books:
+        named = [c["name"] for c in corpus.book_characters if doc["title"] in c["books"]]
+        loads = doc["image"] is not None and corpus.picture(doc["image"]["url"]) == Picture(
+            f"book:{doc['id']}", "ok"
+        )
+        cases.append(
+            Case(
+                "ids",
+                named[0] if named else "the narrator",
+                doc["title"],
+                doc["release_year"],
+                "book",
+                f"book:{doc['id']}" if loads else None,
+                (),
+                "picture" if loads else "none",
+                ids=ExternalIds(hardcover_id=int(doc["id"])),
+            )
+        )
+    return cases
+
+
+def _id_case(
+    member: dict[str, Any], title: str, year: int | None, media: str, ids: ExternalIds
+) -> Case:
+    outcome: Outcome = "picture" if member["profile_path"] else "no_picture"
+    character = member.get("character") or member["roles"][0]["character"]
+    return Case("ids", character, title, year, media, member["name"], (), outcome, ids=ids)
+
+
+def _contradicted(case: Case, why: str) -> Case:
+    """The same row, whose ids name someone else: an error row, never a picture."""
+    return replace(case, expect=None, outcome="none", note=why)
+
+
+def _tvdb_loads(corpus: Corpus, value: Any) -> bool:
+    """Whether a TVDB image field (absolute, relative or with a doubled prefix) loads."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    url = value[value.rfind("https://") :] if "https://" in value else f"{ARTWORK}{value}"
+    picture = corpus.picture(url)
+    return picture is not None and picture.state == "ok"
+
+
+def _tvdb_id_case(
+    corpus: Corpus, item: dict[str, Any], series: dict[str, Any], ids: ExternalIds
+) -> Case:
+    # Ids ask TVDB only: its artwork, else the actor's TVDB photo, else no picture.
+    live = _tvdb_loads(corpus, item["image"]) or _tvdb_loads(corpus, item["personImgURL"])
+    outcome: Outcome = "picture" if live else "no_picture"
+    year = int(series["year"])
+    name, person = item["name"], item["personName"]
+    return Case("ids", name, series["name"], year, "tv", person, (), outcome, ids=ids)
 
 
 def _read_cases(path: Path) -> list[Case]:
