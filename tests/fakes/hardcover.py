@@ -182,11 +182,19 @@ def typesense(documents: list[dict[str, Any]], q: str, per_page: int, kind: str)
 class FakeHardcover(FakeService):
     name = "Hardcover"
 
-    def __init__(self, *, token: str = VALID_TOKEN) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = VALID_TOKEN,
+        books: list[dict[str, Any]] | None = None,
+        characters: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """`books` and `characters` (built with `book` and `character`) replace the built-in
+        documents."""
         super().__init__()
         self.token = token
-        self.books = [dict(b) for b in BOOKS]
-        self.characters = [dict(c) for c in CHARACTERS]
+        self.books = [dict(b) for b in (BOOKS if books is None else books)]
+        self.characters = [dict(c) for c in (CHARACTERS if characters is None else characters)]
         self.searches: list[tuple[str, str]] = []  # (query_type, q) of each answered search
         self.route("POST", r"/v1/graphql", self._graphql)
         self.search_forbidden = False
@@ -223,12 +231,14 @@ class FakeHardcover(FakeService):
             raise UnexpectedRequest(f"Hardcover fake got a query it does not serve: {query!r}")
         wanted = _words(q)
         if kind == "book":
+            # Hardcover's book search looks at the title, the alternative titles and the series
+            # names (a series name finds every book of the series).
             docs = [
                 b
                 for b in self.books
                 if any(
                     all(w in _words(t) for w in wanted)
-                    for t in [b["title"], *b["alternative_titles"]]
+                    for t in [b["title"], *b["alternative_titles"], *b["series_names"]]
                 )
             ]
             docs.sort(key=lambda b: -b["users_count"])

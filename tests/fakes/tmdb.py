@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 import httpx
@@ -201,18 +202,50 @@ TV: dict[int, dict[str, Any]] = {
 }
 
 
+# Fields of a fake item that are not part of a search result: the cast, and the sections a
+# details request only gets when it asks for them (or, for the collection, from details only).
+_DETAIL_ONLY = frozenset({"cast", "alternative_titles", "belongs_to_collection"})
+
+
+def _search_words(text: str) -> list[str]:
+    """Words as TMDB's search compares them: case, accents and punctuation ignored."""
+    text = unicodedata.normalize("NFKD", text.lower().replace("'", "").replace("’", ""))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^\w ]", " ", text).split()
+
+
+def _searchable_titles(item: dict[str, Any], title_field: str) -> list[str]:
+    """The titles TMDB's search looks at: the title, the original title and the alternative
+    titles (`[{"iso_3166_1", "title", "type"}]`, when the item has them)."""
+    original = "original_title" if title_field == "title" else "original_name"
+    titles = [item[title_field], item.get(original) or ""]
+    titles += [alt["title"] for alt in item.get("alternative_titles") or []]
+    return [t for t in titles if t]
+
+
 class FakeTmdb(FakeService):
     name = "TMDB"
 
-    def __init__(self, *, key: str = VALID_KEY, read_token: str = VALID_READ_TOKEN) -> None:
+    def __init__(
+        self,
+        *,
+        key: str = VALID_KEY,
+        read_token: str = VALID_READ_TOKEN,
+        movies: dict[int, dict[str, Any]] | None = None,
+        tv: dict[int, dict[str, Any]] | None = None,
+    ) -> None:
+        """`movies` and `tv` replace the built-in titles (same item shape; an item may also
+        carry `alternative_titles` and `belongs_to_collection`, served as TMDB serves them)."""
         super().__init__()
         self.key = key
         self.read_token = read_token
-        self.movies = {k: dict(v) for k, v in MOVIES.items()}
-        self.tv = {k: dict(v) for k, v in TV.items()}
+        self.movies = {k: dict(v) for k, v in (MOVIES if movies is None else movies).items()}
+        self.tv = {k: dict(v) for k, v in (TV if tv is None else tv).items()}
         self.route("GET", r"/3/search/movie", self._search_movie)
         self.route("GET", r"/3/search/tv", self._search_tv)
         self.route("GET", r"/3/movie/(?P<id>\d+)", self._movie)
+        self.route("GET", r"/3/movie/(?P<id>\d+)/alternative_titles", self._movie_titles)
+        self.route("GET", r"/3/tv/(?P<id>\d+)/alternative_titles", self._tv_titles)
         self.route("GET", r"/3/tv/(?P<id>\d+)/aggregate_credits", self._tv_credits)
         self.route("GET", r"/3/tv/(?P<id>\d+)", self._tv)
         self.route("GET", r"/3/credit/(?P<id>[^/]+)", self._credit)
@@ -245,20 +278,25 @@ class FakeTmdb(FakeService):
             raise UnexpectedRequest(f"TMDB fake got a search it forbids: {request.url}")
         if (denied := self._guard(request)) is not None:
             return denied
-        query = request.url.params.get("query", "").lower()
+        query = request.url.params.get("query", "")
         year_param = "year" if kind == "movie" else "first_air_date_year"
         year = request.url.params.get(year_param)
         date_field = "release_date" if kind == "movie" else "first_air_date"
         title_field = "title" if kind == "movie" else "name"
+        words = _search_words(query)
         results = []
         for item_id, item in items.items():
-            words = re.sub(r"[^\w ]", " ", query).split()
-            haystack = re.sub(r"[^\w ]", " ", item[title_field].lower())
-            if not words or not all(w in haystack.split() for w in words):
+            # Every query word in one of its titles, or the query equal to a title once spaces
+            # and punctuation are ignored ("MASH" finds "M*A*S*H"), as TMDB's search does.
+            titles = [_search_words(t) for t in _searchable_titles(item, title_field)]
+            if not words or not any(
+                all(w in title for w in words) or "".join(words) == "".join(title)
+                for title in titles
+            ):
                 continue
             if year and not item[date_field].startswith(year):
                 continue
-            result = {k: v for k, v in item.items() if k != "cast"}
+            result = {k: v for k, v in item.items() if k not in _DETAIL_ONLY}
             result.update(
                 {
                     "id": item_id,
@@ -291,11 +329,34 @@ class FakeTmdb(FakeService):
         movie = self.movies.get(int(match["id"]))
         if movie is None:
             return json_response(404, NOT_FOUND_BODY)
-        body = {k: v for k, v in movie.items() if k != "cast"}
+        body = {k: v for k, v in movie.items() if k not in _DETAIL_ONLY}
         body["id"] = int(match["id"])
-        if "credits" in request.url.params.get("append_to_response", ""):
+        if "belongs_to_collection" in movie:
+            body["belongs_to_collection"] = movie["belongs_to_collection"]
+        appended = request.url.params.get("append_to_response", "").split(",")
+        if "credits" in appended:
             body["credits"] = {"cast": movie["cast"], "crew": []}
+        if "alternative_titles" in appended:
+            body["alternative_titles"] = {"titles": movie.get("alternative_titles") or []}
         return json_response(200, body)
+
+    def _movie_titles(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if (denied := self._guard(request)) is not None:
+            return denied
+        movie = self.movies.get(int(match["id"]))
+        if movie is None:
+            return json_response(404, NOT_FOUND_BODY)
+        titles = movie.get("alternative_titles") or []
+        return json_response(200, {"id": int(match["id"]), "titles": titles})
+
+    def _tv_titles(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        if (denied := self._guard(request)) is not None:
+            return denied
+        show = self.tv.get(int(match["id"]))
+        if show is None:
+            return json_response(404, NOT_FOUND_BODY)
+        titles = show.get("alternative_titles") or []
+        return json_response(200, {"id": int(match["id"]), "results": titles})
 
     def _tv_credits(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
         if (denied := self._guard(request)) is not None:
@@ -306,16 +367,21 @@ class FakeTmdb(FakeService):
         return json_response(200, {"cast": show["cast"], "crew": [], "id": int(match["id"])})
 
     def _tv(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
-        """`/tv/{id}`: the details, with `aggregate_credits` appended when asked."""
+        """`/tv/{id}`: the details, with `aggregate_credits` and `alternative_titles` appended
+        when asked."""
         if (denied := self._guard(request)) is not None:
             return denied
         show = self.tv.get(int(match["id"]))
         if show is None:
             return json_response(404, NOT_FOUND_BODY)
-        body = {k: v for k, v in show.items() if k != "cast"}
+        body = {k: v for k, v in show.items() if k not in _DETAIL_ONLY}
         body.update({"id": int(match["id"]), "number_of_seasons": 5, "seasons": []})
-        if "aggregate_credits" in request.url.params.get("append_to_response", ""):
+        appended = request.url.params.get("append_to_response", "").split(",")
+        if "aggregate_credits" in appended:
             body["aggregate_credits"] = {"cast": show["cast"], "crew": []}
+        if "alternative_titles" in appended:
+            # TV alternative titles come under "results", not "titles" as for movies.
+            body["alternative_titles"] = {"results": show.get("alternative_titles") or []}
         return json_response(200, body)
 
     def _credit(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
@@ -353,7 +419,7 @@ class FakeTmdb(FakeService):
 def _credit_body(
     kind: str, work_id: int, work: dict[str, Any], member: dict[str, Any], role: dict[str, Any]
 ) -> dict[str, Any]:
-    media = {k: v for k, v in work.items() if k != "cast"}
+    media = {k: v for k, v in work.items() if k not in _DETAIL_ONLY}
     media.update(
         {
             "adult": False,

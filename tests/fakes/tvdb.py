@@ -136,10 +136,14 @@ SERIES: dict[int, dict[str, Any]] = {
 class FakeTvdb(FakeService):
     name = "TVDB"
 
-    def __init__(self, *, api_key: str = VALID_API_KEY) -> None:
+    def __init__(
+        self, *, api_key: str = VALID_API_KEY, series: dict[int, dict[str, Any]] | None = None
+    ) -> None:
+        """`series` replaces the built-in series (same shape: name, slug, year, aliases,
+        translations, characters)."""
         super().__init__()
         self.api_key = api_key
-        self.series = SERIES
+        self.series = SERIES if series is None else series
         self.tokens: set[str] = set()
         self._serial = 0
         self.route("POST", r"/v4/login", self._login)
