@@ -46,6 +46,7 @@ bench: install-dev
 	$(BIN)/python scripts/bench_images.py
 	$(BIN)/python scripts/bench_dead_links.py
 	$(BIN)/python scripts/bench_maintenance.py
+	$(BIN)/python scripts/bench_accuracy.py
 
 clean:
 	rm -rf $(VENV) out $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache node_modules
