@@ -72,6 +72,7 @@ ALIVE_STATUS: Final = "ok"  # what coverctl dead-links stores for a live link
 
 # The highest base score each source can record (combined_score adds at most images.MAX_BONUS).
 _BASE_SCORE: Final = {
+    Source.PINNED: QualityScore.PINNED,
     Source.CHARACTER_SPECIFIC: QualityScore.CHARACTER_SPECIFIC,
     Source.AI_GENERATED: QualityScore.AI_GENERATED,
     Source.TVDB: QualityScore.TVDB_CHARACTER,
@@ -167,8 +168,9 @@ def source_problem(
 ) -> str | None:
     """One sentence saying why ``image_url`` does not fit ``source``, or None when it fits.
 
-    Rules: a remote source (tmdb, tvdb, hardcover, web_search) needs an http(s) URL, not a local
-    path or another scheme, and never an AI-generated file name (``anonymous_``...); tmdb needs a
+    Rules: a pinned row (a curator's choice) may be any file path or http(s) URL; a remote source
+    (tmdb, tvdb, hardcover, web_search) needs an http(s) URL, not a local path or another scheme,
+    and never an AI-generated file name (``anonymous_``...); tmdb needs a
     TMDB image host; tvdb and hardcover must not carry the other provider's host; a local
     override (character_specific) or AI image must not be a TMDB/TVDB picture, and a local
     override must not be a generated image; no row may claim more quality than its source can
@@ -194,6 +196,11 @@ def _rule(
         return "No image URL is recorded."
     if too_high is not None:
         return f"Quality {too_high} is more than {source} can score ({_score_ceiling(source)})."
+    if source == Source.PINNED:
+        # A curator chose it: any provider's picture, a web picture or a pinned file.
+        if kind == "scheme":
+            return f"A {detail}: URL is recorded as pinned; it needs a file path or an http(s) URL."
+        return None
     if source in _PROVIDER_SOURCES:
         if kind == "path":
             return f"A local path is recorded for the remote source {source}."

@@ -6,7 +6,8 @@ when the old row was dead, wrongly sourced or a duplicate and the new answer is 
 picture (for a wrongly sourced row, the same picture under its right source also counts); an
 answer that itself looks wrongly sourced is never taken. A replaced row is deleted when the new
 answer lives in another row (another source). Nothing found, or an answer that is no better,
-leaves the row as it was.
+leaves the row as it was. A ``pinned`` row (a curator's choice, `coverctl pin`) is never
+re-resolved, replaced or deleted: it is reported as kept, for a person to decide.
 
 The resolver is asked not to record what it finds (``ResolveOptions(record=False)``): the answer
 is written only once it is judged better, so a worse answer never touches the store.
@@ -131,11 +132,21 @@ async def fix_findings(
     ``concurrency`` at a time, through the providers' rate limits. A credential the provider
     rejects stops the run (ConfigError); any other failure is recorded for its row.
     """
+    from coverctl.constants import Source
     from coverctl.models import Query
     from coverctl.resolver import ResolveOptions, close_resolver, open_resolver
 
     report = FixReport()
     fixable = [f for f in findings if set(f.problems) & FIXABLE_KINDS]
+    for finding in (f for f in fixable if f.source == Source.PINNED):
+        report.outcomes.append(
+            FixOutcome(
+                finding,
+                "kept",
+                "Pinned by a curator: --fix never replaces it (pin another picture or unpin it).",
+            )
+        )
+    fixable = [f for f in fixable if f.source != Source.PINNED]
     if limit and len(fixable) > limit:
         report.skipped = len(fixable) - limit
         fixable = fixable[:limit]

@@ -9,6 +9,7 @@ from typing import Final
 class Source:
     """Names of image sources as they appear in JSON output and the store."""
 
+    PINNED: Final = "pinned"  # a curator's choice (coverctl pin): served before every source
     CHARACTER_SPECIFIC: Final = "character_specific"
     AI_GENERATED: Final = "ai_generated"
     TVDB: Final = "tvdb"
@@ -16,7 +17,7 @@ class Source:
     HARDCOVER: Final = "hardcover"
     WEB_SEARCH: Final = "web_search"
 
-    ALL: Final = (CHARACTER_SPECIFIC, AI_GENERATED, TVDB, TMDB, HARDCOVER, WEB_SEARCH)
+    ALL: Final = (PINNED, CHARACTER_SPECIFIC, AI_GENERATED, TVDB, TMDB, HARDCOVER, WEB_SEARCH)
 
 
 class PictureTrust(StrEnum):
@@ -54,6 +55,7 @@ class PictureChecks(StrEnum):
 class QualityScore:
     """Base quality score of each source (cli-contract.md)."""
 
+    PINNED: Final = 100
     CHARACTER_SPECIFIC: Final = 100
     AI_GENERATED: Final = 80
     TVDB_CHARACTER: Final = 70
@@ -71,6 +73,8 @@ class CacheTTL:
     PROVIDER_RESPONSE: Final[int | None] = 24 * 3600
     WEB_SEARCH: Final[int | None] = None
     NEGATIVE: Final[int | None] = 24 * 3600
+    # Small previews of pictures (audit --html, review): a picture rarely changes at its URL.
+    THUMBNAIL: Final[int | None] = 30 * 24 * 3600
 
 
 class MediaType:
@@ -147,3 +151,10 @@ ANIMATE_DEFAULT_PROMPT: Final = (
     "The character comes to life: a subtle, natural movement, gentle breathing and a slow blink, "
     "the camera still. Keep the face, costume and lighting of the picture."
 )
+
+# Curation: `coverctl pin`, `reject`, `candidates`, `review`, and thumbnails in `audit --html`.
+THUMBNAIL_PX: Final = 160  # longer side of a preview picture
+THUMBNAIL_FAILURE_TTL: Final = 24 * 3600  # seconds a failed preview is remembered (dead links heal)
+PINNED_FILES_SUBDIR: Final = "pinned"  # `pin FILE` copies the picture here, under the static dir
+MAX_PERSON_IMAGES: Final = 12  # TMDB profile photos of the matched person offered as candidates
+REVIEW_DEFAULT_LIMIT: Final = 500  # cards `coverctl review` shows from the store

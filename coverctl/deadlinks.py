@@ -26,6 +26,9 @@ again on the next request. Because deleting is final, it is careful:
   store overnight;
 * a row is deleted only if it still holds the URL that was checked (a batch may have replaced it
   meanwhile);
+* a ``pinned`` row (a curator's choice, `coverctl pin`) is never deleted: it is reported in
+  ``pinned_rows`` of its dead link and counted in ``prune.pinned_kept``, for a person to re-pin
+  or unpin;
 * cached resolutions that point at a pruned URL are evicted (matched by value: resolution cache
   keys are hashes of the query, which a row does not fully record), so the next request for
   that character resolves afresh instead of returning the dead picture from the cache.
@@ -160,6 +163,7 @@ class DeadLink:
     row_ids: list[str]
     prunable: bool
     pruned: bool = False
+    pinned_row_ids: list[str] = field(default_factory=list)  # kept by --prune whatever happens
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -171,6 +175,7 @@ class DeadLink:
             "row_ids": self.row_ids,
             "prunable": self.prunable,
             "pruned": self.pruned,
+            "pinned_rows": self.pinned_row_ids,
         }
 
 
@@ -186,6 +191,7 @@ class DeadLinkReport:
     statuses: Counter[str] = field(default_factory=Counter)  # per URL
     dead: list[DeadLink] = field(default_factory=list)
     pruned_rows: int = 0
+    pinned_kept: int = 0  # confirmed-dead pinned rows --prune kept (a person decides)
     prune_refused: str | None = None
     cache_entries_evicted: int = 0
     elapsed_ms: int = 0
@@ -212,6 +218,7 @@ class DeadLinkReport:
                 "requested": self.options.prune,
                 "max_prune": self.options.max_prune,
                 "pruned_rows": self.pruned_rows,
+                "pinned_kept": self.pinned_kept,
                 "refused": self.prune_refused,
                 "cache_entries_evicted": self.cache_entries_evicted,
             },
@@ -428,7 +435,17 @@ async def check_store(
 
 def _prune(store: ImageStore, report: DeadLinkReport, cache: Any) -> None:
     doomed = [d for d in report.dead if d.prunable]
-    rows = sum(len(d.row_ids) for d in doomed)
+    pinned = store.pinned_row_ids([row_id for d in doomed for row_id in d.row_ids])
+    for dead in doomed:
+        dead.pinned_row_ids = [row_id for row_id in dead.row_ids if row_id in pinned]
+    report.pinned_kept = len(pinned)
+    if pinned:
+        log.warning(
+            "dead-links: %d pinned rows point at dead pictures and are kept; pin another "
+            "picture or unpin them (coverctl pin / unpin)",
+            len(pinned),
+        )
+    rows = sum(len(d.row_ids) for d in doomed) - len(pinned)
     if not rows:
         return
     limit = report.options.prune_limit(report.rows_checked)
@@ -441,7 +458,7 @@ def _prune(store: ImageStore, report: DeadLinkReport, cache: Any) -> None:
         log.warning("dead-links: %s", report.prune_refused)
         return
     deleted = store.delete_if_url(
-        [(row_id, dead.url) for dead in doomed for row_id in dead.row_ids]
+        [(row_id, dead.url) for dead in doomed for row_id in dead.row_ids if row_id not in pinned]
     )
     for dead in doomed:
         dead.pruned = deleted.get(dead.url, 0) > 0

@@ -1,8 +1,10 @@
 """The cascade: ask sources in priority order, take the first certain answer, store it.
 
-Order (design notes): local override files (100) -> stored AI images (80) -> the resolution cache
--> providers chosen by media type (cli-contract.md) -> web image search -> AI generation (opt-in).
-Local files and the store are read live on every call, so a curator's new file wins at once.
+Order (design notes): a curator's pin (100) -> local override files (100) -> stored AI images
+(80) -> the resolution cache -> providers chosen by media type (cli-contract.md) -> web image
+search -> AI generation (opt-in). Pins, local files and the store are read live on every call, so
+a curator's new pin or file wins at once. A picture a curator rejected is dropped from every
+step's candidates (and a cached answer serving it is ignored): the cascade moves on.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from typing import Any
 
 from coverctl.config import Settings
 from coverctl.constants import PICTURE_TRUST, MediaType, PictureChecks, PictureTrust, Source
+from coverctl.curation.rules import (
+    CURATOR_REJECTED,
+    applicable,
+    describe_rejection,
+    rejection_of,
+)
 from coverctl.errors import (
     ConfigError,
     IdentityMismatch,
@@ -29,12 +37,14 @@ from coverctl.http import HttpClient, scrub
 from coverctl.identity import answers_ids, media_type_for, parse_ids
 from coverctl.models import Attempt, Candidate, ExternalIds, Match, Query, Resolution
 from coverctl.names import normalize, question_key
-from coverctl.sources.base import ImageSource, SourceContext
+from coverctl.sources.base import ImageSource, SourceAnswer, SourceContext
 from coverctl.store.cache import Cache, cache_key
 from coverctl.store.db import ImageRecord, ImageStore
+from coverctl.store.decisions import REJECTED, Decision
 
 # Step name -> (module, class). Imported on first use so unused providers cost nothing.
 SOURCE_CLASSES: dict[str, tuple[str, str]] = {
+    "pinned": ("coverctl.sources.pinned", "PinnedSource"),
     "local": ("coverctl.sources.local", "LocalOverrideSource"),
     "stored_ai": ("coverctl.sources.ai_cache", "StoredAiImageSource"),
     "tmdb_movie": ("coverctl.sources.tmdb", "TmdbMovieSource"),
@@ -44,6 +54,7 @@ SOURCE_CLASSES: dict[str, tuple[str, str]] = {
     "web_search": ("coverctl.sources.websearch", "WebSearchSource"),
     "generate": ("coverctl.sources.generate", "GenerateSource"),
 }
+PINNED_STEP = "pinned"  # asked before the live steps; a miss is not an attempt worth listing
 LIVE_STEPS = ("local", "stored_ai")
 # The source label (constants.Source) each remote step's answers carry: PICTURE_TRUST says from
 # it whether the answer's picture is checked.
@@ -270,6 +281,11 @@ class Resolver:
     async def _resolve(self, query: Query, options: ResolveOptions) -> Resolution:
         attempts: list[Attempt] = []
         ctx = self.context
+        pinned = await self._pinned(query, ctx, attempts)
+        if pinned is not None:
+            if options.record:
+                self._record(query, pinned)
+            return Resolution(query, "resolved", pinned, attempts=attempts)
         for step in LIVE_STEPS:
             found = await self._try_step(step, query, ctx, attempts, [])
             if found is not None:
@@ -288,6 +304,11 @@ class Resolver:
         key = self._resolution_key(query, key_steps, options.checks)
         if not options.refresh:
             cached = self.cache.get("resolution", key)
+            if cached is not None and await self._curator_rejected(
+                "cache", query, _candidate_from(cached), ctx, attempts
+            ):
+                self.cache.delete("resolution", key)  # it serves a picture a curator rejected
+                cached = None
             if cached is not None:
                 attempts.extend(skipped for _, skipped in plan if skipped is not None)
                 attempts.append(Attempt("cache", "accepted", "resolved earlier (cached)"))
@@ -335,8 +356,10 @@ class Resolver:
                 )
 
         reason = _not_found_reason(attempts, unavailable)
-        if not unavailable and not budget_spent and steps:
-            # Only a clean miss is remembered: an outage must not hide a picture for a day.
+        curated = any(a.reason.startswith(CURATOR_REJECTED) for a in attempts)
+        if not unavailable and not budget_spent and steps and not curated:
+            # Only a clean miss is remembered: an outage must not hide a picture for a day, and
+            # a miss a curator's rejection caused must not outlive an `unreject`.
             self.cache.set("negative", key, reason, tag="negative")
         return Resolution(
             query,
@@ -357,6 +380,8 @@ class Resolver:
         query = validate_query(query)
         attempts: list[Attempt] = []
         ctx = self.context
+        if await self._pinned(query, ctx, attempts) is not None:
+            return ResolutionPlan(query, PINNED_STEP, [])
         for step in LIVE_STEPS:
             if await self._try_step(step, query, ctx, attempts, []) is not None:
                 return ResolutionPlan(query, step, [])
@@ -369,7 +394,8 @@ class Resolver:
         steps = [step for step, skipped in self._step_plan(query, planned) if skipped is None]
         key = self._resolution_key(query, steps, planned.checks)
         if not options.refresh:
-            if self.cache.get("resolution", key) is not None:
+            cached = self.cache.get("resolution", key)
+            if cached is not None and not self._rejected_here(query, _candidate_from(cached)):
                 return ResolutionPlan(query, "cache", [])
             if self.cache.get("negative", key) is not None:
                 return ResolutionPlan(query, "negative_cache", [])
@@ -423,6 +449,7 @@ class Resolver:
             attempts.append(Attempt(step, "unavailable", message))
             unavailable.append(step)
             return None
+        answer = await self._without_rejected(step, query, answer, ctx, attempts)
         if not answer.candidates:
             attempts.append(Attempt(step, "no_match", answer.reason or "nothing found"))
             return None
@@ -505,6 +532,95 @@ class Resolver:
             )
             unavailable.append(step)
         return best
+
+    async def _pinned(
+        self, query: Query, ctx: SourceContext, attempts: list[Attempt]
+    ) -> Candidate | None:
+        """A curator's pinned picture for `query`, or None (then nothing is added to attempts)."""
+        source = self.source(PINNED_STEP)
+        answer = await source.find(query, ctx) if source is not None else None
+        if answer is None or not answer.candidates:
+            return None
+        attempts.append(Attempt(PINNED_STEP, "accepted", _describe(answer.candidates[0])))
+        return answer.candidates[0]
+
+    def _rejections(self, query: Query) -> list[Decision]:
+        """The curators' rejections that apply to `query` (read live: a new one counts at once)."""
+        found = self.store.decisions.for_work(
+            normalize(query.character_name), normalize(query.title), REJECTED
+        )
+        return applicable(found, query) if found else []
+
+    def _rejected_here(self, query: Query, candidate: Candidate) -> bool:
+        """Whether a rejection rules `candidate` out by what is known without a download."""
+        rejections = self._rejections(query)
+        return bool(rejections) and (
+            rejection_of(candidate.image_url, candidate.image_hash, rejections) is not None
+        )
+
+    async def _curator_rejected(
+        self,
+        step: str,
+        query: Query,
+        candidate: Candidate,
+        ctx: SourceContext,
+        attempts: list[Attempt],
+        rejections: list[Decision] | None = None,
+    ) -> bool:
+        """Whether a curator rejected `candidate` for `query` (recorded in `attempts` if so).
+
+        By URL, then by perceptual hash: a remote picture without a hash is fetched through the
+        24 h picture-check cache when a rejection has a hash to compare with (only for the few
+        characters with rejections); a picture that cannot be fetched is judged by URL alone.
+        """
+        rejections = self._rejections(query) if rejections is None else rejections
+        if not rejections:
+            return False
+        image_hash = candidate.image_hash
+        found = rejection_of(candidate.image_url, image_hash, rejections)
+        if found is None and image_hash is None and any(r.image_hash for r in rejections):
+            image_hash = await self._picture_hash(candidate, ctx)
+            found = rejection_of(candidate.image_url, image_hash, rejections)
+        if found is None:
+            return False
+        attempts.append(
+            Attempt(step, "rejected", f"{describe_rejection(found)}: {_describe(candidate)}")
+        )
+        return True
+
+    async def _picture_hash(self, candidate: Candidate, ctx: SourceContext) -> str | None:
+        from coverctl.sources.imagecheck import check_image, image_use, is_remote
+
+        if not is_remote(candidate.image_url):
+            return None
+        try:
+            info = await check_image(ctx, candidate.image_url, image_use(candidate.source))
+        except (ImageRejected, ProviderError):
+            return None
+        return info.phash
+
+    async def _without_rejected(
+        self,
+        step: str,
+        query: Query,
+        answer: SourceAnswer,
+        ctx: SourceContext,
+        attempts: list[Attempt],
+    ) -> SourceAnswer:
+        """`answer` without the pictures a curator rejected for `query`."""
+        rejections = self._rejections(query) if answer.candidates else []
+        if not rejections:
+            return answer
+        kept = [
+            candidate
+            for candidate in answer.candidates
+            if not await self._curator_rejected(step, query, candidate, ctx, attempts, rejections)
+        ]
+        if len(kept) == len(answer.candidates):
+            return answer
+        if not kept:
+            return SourceAnswer.none("every picture it offers was rejected by a curator")
+        return SourceAnswer(kept, answer.reason)
 
     def _record(self, query: Query, candidate: Candidate) -> None:
         self.store.upsert(image_record(query, candidate))

@@ -9,7 +9,13 @@ from coverctl.store.cache import TIERS, Cache, cache_key
 
 
 def test_tiers_have_the_designed_lifetimes() -> None:
-    assert TIERS == {"resolution": 14 * 86400, "response": 86400, "search": None, "negative": 86400}
+    assert TIERS == {
+        "resolution": 14 * 86400,
+        "response": 86400,
+        "search": None,
+        "negative": 86400,
+        "thumbnail": 30 * 86400,
+    }
 
 
 def test_keys_are_hashed_versioned_and_stable() -> None:

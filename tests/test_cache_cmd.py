@@ -64,6 +64,7 @@ def test_clear_expired_removes_only_expired_entries(
         "response": 1,
         "search": 1,
         "negative": 0,
+        "thumbnail": 0,
     }
 
 

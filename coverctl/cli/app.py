@@ -51,7 +51,17 @@ def _register() -> None:
     batch_cmd.register(app)
     cache_cmd.register(app)
     config_cmd.register(app)
-    for module_name in ("audit_cmd", "dead_links_cmd", "upload_cmd", "push_cmd", "doctor_cmd"):
+    for module_name in (
+        "audit_cmd",
+        "dead_links_cmd",
+        "upload_cmd",
+        "push_cmd",
+        "doctor_cmd",
+        "candidates_cmd",
+        "pin_cmd",
+        "reject_cmd",
+        "review_cmd",
+    ):
         try:
             module = __import__(f"coverctl.cli.{module_name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

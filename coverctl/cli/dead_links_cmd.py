@@ -203,7 +203,9 @@ def _print_human(report: Any) -> None:
         for column in ("status", "rows", "url", "detail"):
             table.add_column(column, overflow="fold")
         for dead in shown:
-            mark = " (pruned)" if dead.pruned else ""
+            mark = (
+                " (pruned)" if dead.pruned else (" (pinned: kept)" if dead.pinned_row_ids else "")
+            )
             table.add_row(dead.status + mark, str(len(dead.row_ids)), dead.url, dead.detail)
         console.print(table)
         if len(report.dead) > len(shown):
@@ -215,4 +217,10 @@ def _print_human(report: Any) -> None:
             console.print(
                 f"pruned {report.pruned_rows} rows; evicted {report.cache_entries_evicted} "
                 "cached resolutions"
+            )
+        if report.pinned_kept:
+            console.print(
+                f"[yellow]kept {report.pinned_kept} pinned rows[/] whose picture is gone: pin "
+                "another picture or unpin them (coverctl pin / unpin)",
+                markup=True,
             )

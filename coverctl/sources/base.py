@@ -55,6 +55,18 @@ class ImageSource(Protocol):
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer: ...
 
 
+class CandidateLister(ImageSource, Protocol):
+    """A source that can offer every picture it has for a query, not only its best answer
+    (`coverctl candidates`, the review page's alternatives). Optional: the sources that have it
+    are listed in `coverctl.curation.candidates.LISTERS`, by class, and checked there.
+
+    The candidates pass the same identity guard as `find` (the matched person's other photos,
+    never another person's); `find`'s answer comes first. An empty answer carries the reason.
+    """
+
+    async def candidates(self, query: Query, ctx: SourceContext) -> SourceAnswer: ...
+
+
 async def cached_response(
     ctx: SourceContext,
     provider: str,

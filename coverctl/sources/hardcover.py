@@ -362,6 +362,10 @@ class HardcoverSource:
             character = confirmed
         return cover_answer(book, Match(person=None, character=character, external_id=book["id"]))
 
+    async def candidates(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """The matched book's cover: Hardcover's search gives one cover per book."""
+        return await self.find(query, ctx)
+
 
 def _id_of(value: Any) -> str:
     """Hardcover ids arrive as numbers or numeric strings: always "123"."""

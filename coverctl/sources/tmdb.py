@@ -11,11 +11,17 @@ carry its titles), `credit_id` alone one `/credit/{id}` request.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from coverctl.config import Settings
-from coverctl.constants import TMDB_PROFILE_SIZE, MediaType, QualityScore, Source
+from coverctl.constants import (
+    MAX_PERSON_IMAGES,
+    TMDB_PROFILE_SIZE,
+    MediaType,
+    QualityScore,
+    Source,
+)
 from coverctl.errors import CredentialRejected, IdentityMismatch, ProviderResponseError
 from coverctl.identity import character_contradiction, id_label, title_contradiction
 from coverctl.models import Candidate, Match, Query
@@ -224,6 +230,34 @@ def matched_member(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] |
     if not isinstance(found, CastMatch):
         return found
     return by_id[found.member.person_id]
+
+
+def parse_person_images(payload: Any) -> list[dict[str, Any]]:
+    """The profile photos of a `/person/{id}/images` reply, in TMDB's order (best voted first)."""
+    data = expect_dict(payload, PROVIDER, "the person images reply")
+    photos = []
+    for item in as_list(data.get("profiles")):
+        if not isinstance(item, dict):
+            continue
+        path = as_str(item.get("file_path"))
+        if not path.startswith("/"):
+            continue
+        photos.append(
+            {
+                "file_path": path,
+                "width": as_int(item.get("width")),
+                "height": as_int(item.get("height")),
+            }
+        )
+    return photos
+
+
+def served_size(width: int | None, height: int | None, size: str) -> tuple[int | None, int | None]:
+    """The size TMDB serves a picture at for a size name such as "w500" (never upscaled)."""
+    if not width or not height or not size.startswith("w") or not size[1:].isdigit():
+        return width, height
+    target = min(width, int(size[1:]))
+    return target, round(height * target / width)
 
 
 @dataclass(frozen=True)
@@ -482,6 +516,50 @@ class _TmdbSource:
             work_id=credit["media_id"],
         )
         return self._answer(ctx, member, match, credit["media_id"], credit["year"], title)
+
+    async def candidates(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """`find`'s answer, then the other profile photos of the same person (one cached
+        `/person/{id}/images` request): never another person's."""
+        answer = await self.find(query, ctx)
+        if not answer.candidates or not answer.candidates[0].matched.external_id:
+            return answer
+        first = answer.candidates[0]
+        person_id = first.matched.external_id
+        path = f"/person/{person_id}/images"
+
+        async def fetch() -> list[dict[str, Any]]:
+            payload = await self._get(ctx, path, {})
+            return [] if payload is None else parse_person_images(payload)
+
+        photos = await cached_response(ctx, PROVIDER, (path,), fetch)
+        base = f"{ctx.settings.tmdb_image_base_url}/{TMDB_PROFILE_SIZE}"
+        sizes = {
+            f"{base}{p['file_path']}": served_size(p["width"], p["height"], TMDB_PROFILE_SIZE)
+            for p in photos
+        }
+        listed = [
+            replace(c, image_width=sizes[c.image_url][0], image_height=sizes[c.image_url][1])
+            if c.image_url in sizes
+            else c
+            for c in answer.candidates
+        ]
+        for photo in photos[:MAX_PERSON_IMAGES]:
+            url = f"{base}{photo['file_path']}"
+            if any(c.image_url == url for c in listed):
+                continue
+            width, height = sizes[url]
+            listed.append(
+                replace(
+                    first,
+                    image_url=url,
+                    source=Source.TMDB,
+                    quality_score=self.quality,
+                    image_hash=None,
+                    image_width=width,
+                    image_height=height,
+                )
+            )
+        return SourceAnswer(listed)
 
     async def top_cast(self, query: Query, ctx: SourceContext, n: int) -> CastListing:
         """The first `n` billed characters of the title `query` names (its character is ignored).

@@ -447,3 +447,8 @@ class TvdbSource:
             work_id=chosen["series_id"],
         )
         return self._answer(ctx, chosen, match, year, titles[0] if titles else None)
+
+    async def candidates(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """Both pictures TVDB has of the matched role, as `find` offers them: the character's
+        artwork, then the actor's photo."""
+        return await self.find(query, ctx)

@@ -27,7 +27,8 @@ Validation: every result is a stranger's picture. Up to :data:`MAX_CHECKED` resu
 guard, among the first :data:`MAX_CONSIDERED`, are downloaded (http(s) only, no local or private
 addresses, size-capped, short timeout, paced as ``image_fetch``) and checked with
 ``images.inspect_image(..., Use.PROFILE)``. The best ``combined_score(30, info)`` wins, not the
-first result; ties go to the earlier result.
+first result; ties go to the earlier result. Every passing result is returned, best first, so a
+picture a curator rejected gives way to the next one.
 """
 
 from __future__ import annotations
@@ -246,24 +247,33 @@ class WebSearchSource:
             assert item.info is not None
             return combined_score(QualityScore.WEB_SEARCH, item.info), -item.rank
 
-        best = max(passing, key=score)
-        assert best.info is not None
-        candidate = Candidate(
-            image_url=best.result["image"],
+        # Every passing result, best first: the resolver takes the best, and when a curator
+        # rejected it the next one is still there (and `coverctl candidates` lists them all).
+        ranked = sorted(passing, key=score, reverse=True)
+        return SourceAnswer([self._candidate(query, item, score(item)[0]) for item in ranked])
+
+    async def candidates(self, query: Query, ctx: SourceContext) -> SourceAnswer:
+        """Every result that passes the identity guard and the picture check, best first."""
+        return await self.find(query, ctx)
+
+    @staticmethod
+    def _candidate(query: Query, item: _Checked, quality: int) -> Candidate:
+        assert item.info is not None
+        return Candidate(
+            image_url=item.result["image"],
             source=Source.WEB_SEARCH,
-            quality_score=score(best)[0],
+            quality_score=quality,
             matched=Match(
                 person=None,
                 character=query.character_name,
-                external_id=best.result["url"] or None,
+                external_id=item.result["url"] or None,
             ),
             media_type=query.media_type,
             year=query.year,
-            image_hash=best.info.phash,
-            image_width=best.info.width,
-            image_height=best.info.height,
+            image_hash=item.info.phash,
+            image_width=item.info.width,
+            image_height=item.info.height,
         )
-        return SourceAnswer([candidate])
 
     async def _check(self, ctx: SourceContext, rank: int, result: dict[str, Any]) -> _Checked:
         from coverctl.images import Use

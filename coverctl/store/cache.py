@@ -4,7 +4,8 @@ Tiers:
 - ``resolution``: finished resolutions, 14 days;
 - ``response``: provider responses (search results, credits), 24 hours;
 - ``search``: web image search results, kept until cleared;
-- ``negative``: "nothing found" answers, 24 hours, so a batch does not ask again for the same miss.
+- ``negative``: "nothing found" answers, 24 hours, so a batch does not ask again for the same miss;
+- ``thumbnail``: small previews of pictures by URL (audit --html, review), 30 days.
 
 Keys are built from normalised parts and hashed, so they never contain a secret or a raw URL.
 Each entry is tagged with its source or provider so `cache clear --source S` can evict it.
@@ -29,6 +30,7 @@ TIERS: dict[str, int | None] = {
     "response": CacheTTL.PROVIDER_RESPONSE,
     "search": CacheTTL.WEB_SEARCH,
     "negative": CacheTTL.NEGATIVE,
+    "thumbnail": CacheTTL.THUMBNAIL,
 }
 
 

@@ -19,6 +19,7 @@ import sqlite_utils
 
 from coverctl.constants import Source
 from coverctl.errors import StoreError
+from coverctl.store.decisions import DecisionStore, migrate_decisions
 
 TABLE = "character_images"
 
@@ -154,6 +155,7 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_maintenance_indexes,
     _migration_batch_progress,
     _migration_service_jobs,
+    migrate_decisions,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _UPSERT_KEY = frozenset({"character_key", "title_key", "source"})
@@ -191,6 +193,28 @@ class ImageRecord:
     image_hash: str | None = None
     image_width: int | None = None
     image_height: int | None = None
+
+
+def upsert_statement(record: ImageRecord) -> tuple[str, list[Any]]:
+    """The one statement that inserts or updates the row for (character, title, source)."""
+    now = utc_now()
+    values = dict(record.__dict__)
+    columns = [*values, "id", "created_at", "updated_at"]
+    updates = [f"{c} = excluded.{c}" for c in values if c not in _UPSERT_KEY]
+    # One statement, so two processes writing the same key cannot collide. SET expressions
+    # see the old row: a new picture clears the old link check, which says nothing about it.
+    sql = (
+        f"INSERT INTO {TABLE} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT(character_key, title_key, source) DO UPDATE SET "
+        f"{', '.join(updates)}, updated_at = excluded.updated_at, "
+        "last_checked = CASE WHEN image_url = excluded.image_url "
+        "THEN last_checked ELSE NULL END, "
+        "last_status = CASE WHEN image_url = excluded.image_url "
+        "THEN last_status ELSE NULL END "
+        "RETURNING id"
+    )
+    return sql, [*values.values(), str(uuid.uuid4()), now, now]
 
 
 class ImageStore:
@@ -251,27 +275,26 @@ class ImageStore:
 
     def upsert(self, record: ImageRecord) -> str:
         """Insert or update the row for (character, title, source); return its id."""
-        now = utc_now()
-        values = dict(record.__dict__)
-        columns = [*values, "id", "created_at", "updated_at"]
-        updates = [f"{c} = excluded.{c}" for c in values if c not in _UPSERT_KEY]
-        # One statement, so two processes writing the same key cannot collide. SET expressions
-        # see the old row: a new picture clears the old link check, which says nothing about it.
-        sql = (
-            f"INSERT INTO {TABLE} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))}) "
-            f"ON CONFLICT(character_key, title_key, source) DO UPDATE SET "
-            f"{', '.join(updates)}, updated_at = excluded.updated_at, "
-            "last_checked = CASE WHEN image_url = excluded.image_url "
-            "THEN last_checked ELSE NULL END, "
-            "last_status = CASE WHEN image_url = excluded.image_url "
-            "THEN last_status ELSE NULL END "
-            "RETURNING id"
-        )
-        params = [*values.values(), str(uuid.uuid4()), now, now]
+        sql, params = upsert_statement(record)
         with self.db.conn:
             row = self.db.conn.execute(sql, params).fetchone()
         return str(row[0])
+
+    @property
+    def decisions(self) -> DecisionStore:
+        """Curators' pins and rejections (coverctl/store/decisions.py), on this connection."""
+        return DecisionStore(self.db)
+
+    def pinned_row_ids(self, row_ids: Sequence[str]) -> set[str]:
+        """Which of `row_ids` are pinned rows (maintenance commands never delete those)."""
+        found: set[str] = set()
+        ids = list(row_ids)
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            sql = f"SELECT id FROM {TABLE} WHERE source = ? AND id IN "
+            sql += f"({','.join('?' * len(chunk))})"
+            found.update(str(row[0]) for row in self.db.execute(sql, [Source.PINNED, *chunk]))
+        return found
 
     def find(
         self, character_key: str, title_key: str, sources: Sequence[str] | None = None
@@ -399,12 +422,14 @@ class ImageStore:
 
     def delete_if_url(self, doomed: Sequence[tuple[str, str]]) -> dict[str, int]:
         """Delete each (row id, url) row only if it still has that URL (a row re-resolved to a new
-        picture since it was checked is kept), in one transaction; rows deleted per URL."""
+        picture since it was checked is kept), in one transaction; rows deleted per URL. A pinned
+        row (a curator's choice) is never deleted here."""
         deleted: dict[str, int] = {}
         with self.db.conn:
             for row_id, url in doomed:
                 cursor = self.db.conn.execute(
-                    f"DELETE FROM {TABLE} WHERE id = ? AND image_url = ?", (row_id, url)
+                    f"DELETE FROM {TABLE} WHERE id = ? AND image_url = ? AND source != ?",
+                    (row_id, url, Source.PINNED),
                 )
                 deleted[url] = deleted.get(url, 0) + cursor.rowcount
         return deleted
@@ -436,8 +461,9 @@ class AuditScanRow:
 _ID_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
 _SEP = "\x1f"  # unit separator: never in a name or an id
 _FIELD = "\x1e"
-# Sources whose rows may point at local files (override files, AI pictures kept on disk).
-_LOCAL_FILE_SOURCES = (Source.CHARACTER_SPECIFIC, Source.AI_GENERATED)
+# Sources whose rows may point at local files (override files, AI pictures kept on disk, files
+# a curator pinned).
+_LOCAL_FILE_SOURCES = (Source.CHARACTER_SPECIFIC, Source.AI_GENERATED, Source.PINNED)
 # A local file is an absolute path; backend-relative paths ("/image/…", "/api/image-no-auth/…")
 # are served by the backend, so they are links, not files.
 _LOCAL_FILE_SQL = (

@@ -250,6 +250,9 @@ class FakeTmdb(FakeService):
         self.route("GET", r"/3/tv/(?P<id>\d+)", self._tv)
         self.route("GET", r"/3/credit/(?P<id>[^/]+)", self._credit)
         self.route("GET", r"/3/configuration", self._configuration)
+        self.route("GET", r"/3/person/(?P<id>\d+)/images", self._person_images)
+        # Extra profile photos per person id, after the one their credits show (file paths).
+        self.extra_profiles: dict[int, list[str]] = {}
         self.search_forbidden = False
 
     def forbid_search(self) -> None:
@@ -400,6 +403,34 @@ class FakeTmdb(FakeService):
                                 200, _credit_body(kind, work_id, work, member, role)
                             )
         return json_response(404, NOT_FOUND_BODY)
+
+    def _person_images(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        """`/person/{id}/images`: the credited profile photo, then `extra_profiles`."""
+        if (denied := self._guard(request)) is not None:
+            return denied
+        person_id = int(match["id"])
+        credited = [
+            member["profile_path"]
+            for item in [*self.movies.values(), *self.tv.values()]
+            for member in item["cast"]
+            if member["id"] == person_id and member["profile_path"]
+        ]
+        paths = list(dict.fromkeys([*credited[:1], *self.extra_profiles.get(person_id, [])]))
+        if not credited and person_id not in self.extra_profiles:
+            return json_response(404, NOT_FOUND_BODY)
+        profiles = [
+            {
+                "aspect_ratio": 0.667,
+                "height": 1500 + 30 * n,
+                "iso_639_1": None,
+                "file_path": path,
+                "vote_average": round(5.5 - 0.3 * n, 3),
+                "vote_count": 12 - n,
+                "width": 1000 + 20 * n,
+            }
+            for n, path in enumerate(paths)
+        ]
+        return json_response(200, {"id": person_id, "profiles": profiles})
 
     def _configuration(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
         if (denied := self._guard(request)) is not None:
