@@ -27,7 +27,7 @@ import logging
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -44,7 +44,6 @@ __all__ = [
     "AuditResult",
     "Finding",
     "is_alive_status",
-    "local_thumbnail",
     "report_cards",
     "run_audit",
     "source_problem",
@@ -489,71 +488,54 @@ def run_audit(
 # The HTML report
 
 
-THUMBNAIL_PX: Final = 96
-THUMBNAIL_MAX_SOURCE_BYTES: Final = 10 * 1024 * 1024
-
-
-def local_thumbnail(finding: Finding) -> bytes | None:
-    """A small JPEG of a local override file, or None.
-
-    Only rows recorded as ``character_specific`` with an absolute file path get one: the report
-    never fetches anything over the network. Any failure (missing, unreadable, not an image,
-    too big) gives None, and the card shows a placeholder.
-    """
-    if finding.source != Source.CHARACTER_SPECIFIC or not finding.image_url:
-        return None
-    if _url_parts(finding.image_url)[0] != "path":
-        return None
-    path = Path(finding.image_url)
-    if not path.is_absolute():
-        return None
-    try:
-        if not path.is_file() or path.stat().st_size > THUMBNAIL_MAX_SOURCE_BYTES:
-            return None
-        import io
-        import warnings
-
-        from PIL import Image, ImageOps
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.draft("RGB", (THUMBNAIL_PX * 2, THUMBNAIL_PX * 2))
-                small = ImageOps.exif_transpose(img).convert("RGB")
-                small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-                out = io.BytesIO()
-                small.save(out, "JPEG", quality=80, optimize=True)
-                return out.getvalue()
-    except Exception:  # a thumbnail is decoration: never fail the audit over one
-        log.debug("no thumbnail for %s", path, exc_info=True)
-        return None
-
-
-def report_cards(findings: Iterable[Finding]) -> list[Any]:
-    """ReportCards for the HTML report, with local thumbnails."""
+def report_cards(
+    findings: Iterable[Finding], thumbnails: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """ReportCards for the HTML report, with the pictures' thumbnails when given (by URL:
+    `coverctl.curation.thumbnails.Thumbnail`), and why a picture has none or is unusable."""
     from coverctl.report import ReportCard
+    from coverctl.sources.imagecheck import image_use
 
-    return [
-        ReportCard(
-            row_id=f.row_id,
-            character_name=f.character_name,
-            title=f.title,
-            source=f.source,
-            quality_score=f.quality_score,
-            image_url=f.image_url,
-            last_checked=f.last_checked,
-            last_status=f.last_status,
-            problems=f.problems,
-            problem_details=f.details,
-            thumbnail=local_thumbnail(f),
+    cards = []
+    for f in findings:
+        preview = (thumbnails or {}).get(f.image_url or "")
+        problem = preview.problem_for(image_use(f.source)) if preview is not None else None
+        cards.append(
+            ReportCard(
+                row_id=f.row_id,
+                character_name=f.character_name,
+                title=f.title,
+                source=f.source,
+                quality_score=f.quality_score,
+                image_url=f.image_url,
+                last_checked=f.last_checked,
+                last_status=f.last_status,
+                problems=f.problems,
+                problem_details=f.details,
+                thumbnail=preview.data if preview is not None else None,
+                picture_problem=problem[0] if problem else None,
+                picture_detail=problem[1] if problem else None,
+            )
         )
-        for f in findings
-    ]
+    return cards
 
 
-def write_audit_report(path: Path, result: AuditResult, limit: int) -> int:
+def write_audit_report(
+    path: Path,
+    result: AuditResult,
+    limit: int,
+    *,
+    settings: Settings | None = None,
+    allow_private: bool = False,
+    transport: Any = None,
+) -> int:
     """Write the self-contained HTML report of the worst ``limit`` findings; returns how many
-    flagged rows were left out."""
+    flagged rows were left out.
+
+    With ``settings``, each card's picture is fetched once (through the thumbnail cache and the
+    guarded download: no private or loopback address unless ``allow_private``) and embedded as a
+    small thumbnail, so the page shows the pictures with no network needed to view it.
+    """
     from coverctl.report import write_report
 
     shown = result.findings[:limit]
@@ -561,6 +543,16 @@ def write_audit_report(path: Path, result: AuditResult, limit: int) -> int:
     summary = {"rows audited": result.rows_scanned, "rows with problems": result.rows_with_problems}
     if omitted:
         summary["rows not shown"] = omitted
+    thumbnails: dict[str, Any] = {}
+    if settings is not None and shown:
+        from coverctl.curation.thumbnails import fetch_thumbnails
+
+        urls = [f.image_url for f in shown if f.image_url]
+        thumbnails = fetch_thumbnails(
+            urls, settings, untrusted=not allow_private, transport=transport
+        )
+        failed = sum(1 for t in thumbnails.values() if t.data is None)
+        log.info("audit: %d thumbnails, %d pictures without one", len(thumbnails) - failed, failed)
     title = "coverctl audit" + (f" ({result.options.source})" if result.options.source else "")
-    write_report(path, report_cards(shown), title=title, summary=summary)
+    write_report(path, report_cards(shown, thumbnails), title=title, summary=summary)
     return omitted

@@ -1,9 +1,11 @@
 """The HTML audit report: one self-contained page a person reads in the morning.
 
-The page needs no network: CSS and JS are inline, thumbnails are embedded as ``data:`` URIs and
-remote image URLs are shown as links, never loaded. A Content-Security-Policy that allows only
-the page's own script and style (by hash) and ``data:`` images backs this up, so a hostile value
-that slipped past escaping still could not run or fetch anything.
+The page needs no network: CSS and JS are inline, thumbnails (fetched once when the report is
+written, `coverctl.curation.thumbnails`) are embedded as ``data:`` URIs and remote image URLs are
+shown as links, never loaded. A card without a thumbnail says why (dead, not an image...). A
+Content-Security-Policy that allows only the page's own script and style (by hash) and ``data:``
+images backs this up, so a hostile value that slipped past escaping still could not run or fetch
+anything.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class ReportCard:
     last_status: str | None
     problems: tuple[str, ...]  # kinds, e.g. "low_quality", "dead_link"
     problem_details: tuple[str, ...]  # one human sentence each
-    thumbnail: bytes | None = None  # small JPEG/PNG bytes, embedded as a data: URI
+    thumbnail: bytes | None = None  # small JPEG/PNG/WebP bytes, embedded as a data: URI
+    picture_problem: str | None = None  # why the picture has no thumbnail, or is unusable
+    picture_detail: str | None = None  # the sentence behind it (shown on hover)
 
 
 # Problem kinds with a colour of their own; any other kind gets the neutral "other" badge.
@@ -79,8 +83,12 @@ main{padding:16px 24px}
 display:flex;flex-direction:column;content-visibility:auto;contain-intrinsic-size:auto 360px}
 [hidden]{display:none!important}
 .th{height:170px;width:100%;object-fit:cover;background:#dfe3ea;display:block}
-.ph{display:flex;align-items:center;justify-content:center;font-size:56px;font-weight:600;
-color:#9aa4b5;background:repeating-linear-gradient(45deg,#e6e9ef 0 12px,#dde1e8 12px 24px)}
+.ph{display:flex;flex-direction:column;align-items:center;justify-content:center;font-size:56px;
+font-weight:600;color:#9aa4b5;
+background:repeating-linear-gradient(45deg,#e6e9ef 0 12px,#dde1e8 12px 24px)}
+.why{font-size:13px;font-weight:600;color:#fff;background:#c62828;border-radius:10px;
+padding:1px 8px;margin-top:4px}
+.thw{position:relative}.thw .why{position:absolute;left:8px;bottom:8px;margin:0}
 .bd{padding:10px 12px;display:flex;flex-direction:column;gap:4px;min-width:0}
 .bd h2{margin:0;font-size:16px;overflow-wrap:anywhere}
 .sub{color:var(--muted);overflow-wrap:anywhere}
@@ -142,6 +150,13 @@ def _badge(kind: str, count: int | None = None) -> str:
     return f'<span class="b b-{css}">{escape(_label(kind))}{suffix}</span>'
 
 
+def _why(card: ReportCard) -> str:
+    if not card.picture_problem:
+        return ""
+    detail = escape(card.picture_detail or card.picture_problem)
+    return f'<span class="why" title="{detail}">{escape(card.picture_problem)}</span>'
+
+
 def _thumbnail(card: ReportCard) -> str:
     mime = None
     if card.thumbnail:
@@ -150,12 +165,15 @@ def _thumbnail(card: ReportCard) -> str:
             mime = "image/webp"
     if card.thumbnail and mime:
         data = base64.b64encode(card.thumbnail).decode("ascii")
-        return (
+        img = (
             f'<img class="th" src="data:{mime};base64,{data}" alt="{escape(card.character_name)}">'
         )
-    # No usable bytes: a neutral box with the character's initial, never the remote URL.
+        # A usable preview of an unusable picture (too small for its use): say so on it.
+        return f'<div class="thw">{img}{_why(card)}</div>' if card.picture_problem else img
+    # No usable bytes: a neutral box with the character's initial and why, never the remote URL.
     initial = escape(card.character_name.strip()[:1].upper() or "?")
-    return f'<div class="th ph" aria-hidden="true">{initial}</div>'
+    label = escape(f"no picture: {card.picture_problem or 'no preview'}")
+    return f'<div class="th ph" role="img" aria-label="{label}">{initial}{_why(card)}</div>'
 
 
 def _image_link(url: str | None) -> str:

@@ -84,3 +84,25 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+# For each <img> matching a CSS selector: [loaded, natural width, natural height, the spread
+# (max - min) of its red channel over a 32×48 sample]. A real photo-like picture has a large
+# spread; a blank, a flat placeholder or a broken image has none.
+_IMAGE_REPORT = """
+return Array.from(document.querySelectorAll(arguments[0])).map(img => {
+  if (!img.complete || !img.naturalWidth) return [img.complete, 0, 0, 0];
+  const c = document.createElement('canvas'); c.width = 32; c.height = 48;
+  const g = c.getContext('2d'); g.drawImage(img, 0, 0, 32, 48);
+  const d = g.getImageData(0, 0, 32, 48).data; let lo = 255, hi = 0;
+  for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+  return [true, img.naturalWidth, img.naturalHeight, hi - lo];
+});
+"""
+
+
+def images_shown(driver: WebDriver, selector: str = "img") -> list[list[int | bool]]:
+    """What the browser really shows for each image matching `selector` (see _IMAGE_REPORT)."""
+    found = driver.execute_script(_IMAGE_REPORT, selector)
+    assert isinstance(found, list)
+    return found

@@ -148,3 +148,31 @@ def harness(
         {"api.themoviedb.org": tmdb, "api4.thetvdb.com": tvdb, ARTWORK_HOST: tvdb_art}
     )
     yield ResolverHarness(provider_settings, router)
+
+
+_THIS_MACHINE = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach the internet: a TCP connection httpx would open to any host but this
+    machine fails at once (fakes are reached through a MockTransport or on 127.0.0.1). A safety
+    net under code that fetches real URLs, such as the thumbnails of `audit --html`."""
+    import httpcore
+    from httpcore._backends.anyio import AnyIOBackend
+    from httpcore._backends.sync import SyncBackend
+
+    real_async, real_sync = AnyIOBackend.connect_tcp, SyncBackend.connect_tcp
+
+    async def connect_async(self: Any, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if host not in _THIS_MACHINE:
+            raise httpcore.ConnectError(f"tests never connect to {host}:{port}")
+        return await real_async(self, host, port, *args, **kwargs)
+
+    def connect_sync(self: Any, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if host not in _THIS_MACHINE:
+            raise httpcore.ConnectError(f"tests never connect to {host}:{port}")
+        return real_sync(self, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(AnyIOBackend, "connect_tcp", connect_async)
+    monkeypatch.setattr(SyncBackend, "connect_tcp", connect_sync)

@@ -42,6 +42,12 @@ def register(app: typer.Typer) -> None:
         html_limit: int = typer.Option(
             500, "--html-limit", help="Cards in the HTML report, worst first; the rest are counted."
         ),
+        allow_private: bool = typer.Option(
+            False,
+            "--allow-private",
+            help="Also fetch report thumbnails from loopback and private addresses "
+            "(a self-hosted backend); refused by default, as for dead-links.",
+        ),
         limit: int = typer.Option(
             50, "--limit", help="Problem rows listed in the output, worst first (0: all)."
         ),
@@ -76,7 +82,17 @@ def register(app: typer.Typer) -> None:
             wanted.append(fix_limit or _ALL)
         options = AuditOptions(min_quality=min_quality, source=source, keep=max(wanted))
         return _run(
-            settings, options, fix, fix_limit, html, html_limit, limit, metrics_file, quiet, as_json
+            settings,
+            options,
+            fix,
+            fix_limit,
+            html,
+            html_limit,
+            limit,
+            metrics_file,
+            quiet,
+            as_json,
+            allow_private,
         )
 
 
@@ -109,6 +125,7 @@ def _run(
     metrics_file: Path | None,
     quiet: bool,
     as_json: bool,
+    allow_private: bool = False,
 ) -> int:
     import asyncio
     import contextlib
@@ -155,7 +172,9 @@ def _run(
                 store.close()
         omitted = None
         if html is not None:
-            omitted = write_audit_report(html, result, html_limit)
+            omitted = write_audit_report(
+                html, result, html_limit, settings=settings, allow_private=allow_private
+            )
             log.info("audit: report written to %s", html)
         if metrics is not None:
             for kind, count in result.problem_counts().items():
