@@ -192,20 +192,29 @@ class Curator:
         """Pin the `number`-th picture of `coverctl candidates` (same numbering)."""
         listing = await self.candidates(query)
         chosen = listing.number(number).candidate
-        if chosen.source == Source.PINNED:
-            raise UsageError(f"Candidate {number} is the pinned picture already.")
+        return await self.pin_picture(listing.query, chosen, note=note)
+
+    async def pin_picture(
+        self,
+        query: Query,
+        candidate: Candidate,
+        *,
+        note: str | None = None,
+        untrusted: bool | None = None,
+    ) -> PinOutcome:
+        """Pin a picture a source (or a results file) offered: a local file is pinned as a file,
+        a URL as a URL. `untrusted` defaults to True for web results only."""
         from coverctl.curation.thumbnails import local_file
 
-        if local_file(chosen.image_url, self.settings) is not None:
-            path = local_file(chosen.image_url, self.settings)
-            assert path is not None
-            return await self.pin_file(listing.query, path, note=note)
+        if candidate.source == Source.PINNED:
+            raise UsageError("That picture is the pinned one already.")
+        path = local_file(candidate.image_url, self.settings)
+        if path is not None:
+            return await self.pin_file(query, path, note=note)
+        if untrusted is None:
+            untrusted = candidate.source == Source.WEB_SEARCH
         return await self.pin_url(
-            listing.query,
-            chosen.image_url,
-            note=note,
-            candidate=chosen,
-            untrusted=chosen.source == Source.WEB_SEARCH,
+            query, candidate.image_url, note=note, candidate=candidate, untrusted=untrusted
         )
 
     def _pin(

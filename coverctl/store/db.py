@@ -324,6 +324,21 @@ class ImageStore:
         sql += f" ORDER BY {order_by}"
         yield from self.db.query(sql, list(params))
 
+    def recent(self, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows changed at or after `since` (an ISO-8601 instant; None: any time), the most
+        recently changed first, at most `limit`."""
+        sql = f"SELECT * FROM {TABLE}"
+        params: list[Any] = []
+        if since is not None:
+            # julianday() compares instants, whatever offset or precision a timestamp has.
+            sql += " WHERE julianday(updated_at) >= julianday(?)"
+            params.append(since)
+        sql += " ORDER BY updated_at DESC, quality_score DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return list(self.db.query(sql, params))
+
     def count(self, where: str | None = None, params: Sequence[Any] = ()) -> int:
         sql = f"SELECT count(*) FROM {TABLE}" + (f" WHERE {where}" if where else "")
         return int(self.db.execute(sql, list(params)).fetchone()[0])
