@@ -24,6 +24,7 @@ from coverctl.curation.rules import (
     applicable,
     describe_rejection,
     rejection_of,
+    work_key,
 )
 from coverctl.errors import (
     ConfigError,
@@ -547,7 +548,7 @@ class Resolver:
     def _rejections(self, query: Query) -> list[Decision]:
         """The curators' rejections that apply to `query` (read live: a new one counts at once)."""
         found = self.store.decisions.for_work(
-            normalize(query.character_name), normalize(query.title), REJECTED
+            *work_key(query.character_name, query.title), REJECTED
         )
         return applicable(found, query) if found else []
 

@@ -11,12 +11,22 @@ at most ``images.SAME_PICTURE_DISTANCE`` bits apart (the same picture at another
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 from coverctl.models import Query
 from coverctl.store.decisions import Decision
 
 YEAR_TOLERANCE = 1
+
+
+@functools.lru_cache(maxsize=4096)
+def work_key(character_name: str, title: str) -> tuple[str, str]:
+    """(normalised character, normalised title): how decisions are keyed. Memoised: it is asked
+    on every resolution (for the pin and the rejections), mostly for the same few works."""
+    from coverctl.names import normalize
+
+    return normalize(character_name), normalize(title)
 
 
 def applies(decision: Decision, query: Query) -> bool:

@@ -11,9 +11,8 @@ from typing import ClassVar
 
 from coverctl.config import Settings
 from coverctl.constants import QualityScore, Source
-from coverctl.curation.rules import best_pin
+from coverctl.curation.rules import best_pin, work_key
 from coverctl.models import Candidate, Match, Query
-from coverctl.names import normalize
 from coverctl.sources.base import SourceAnswer, SourceContext
 from coverctl.sources.local import local_image_url
 from coverctl.store.decisions import PINNED
@@ -39,9 +38,7 @@ class PinnedSource:
         return None
 
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
-        pins = ctx.store.decisions.for_work(
-            normalize(query.character_name), normalize(query.title), PINNED
-        )
+        pins = ctx.store.decisions.for_work(*work_key(query.character_name, query.title), PINNED)
         pin = best_pin(pins, query)
         if pin is None:
             return SourceAnswer.none("no pinned picture")

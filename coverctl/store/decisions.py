@@ -118,7 +118,10 @@ class DecisionStore:
             sql += " AND kind = ?"
             params.append(kind)
         sql += " ORDER BY decided_at DESC, rowid DESC"
-        return [_decision(row) for row in self.db.query(sql, params)]
+        # Read on every resolution (mostly finding nothing): a plain cursor, not db.query().
+        cursor = self.db.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [_decision(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
     def all(self, kind: str | None = None) -> Iterator[Decision]:
         sql = f"SELECT * FROM {DECISIONS_TABLE}"
