@@ -237,3 +237,29 @@ def test_push_exports_pinned_rows_and_upgrades_an_older_table(
     # The decision is still there after the push: resolve serves the pin.
     code, resolved = cli_json(capsys, "resolve", *WORK)
     assert resolved["source"] == "pinned"
+
+
+def test_batch_serves_pins_and_its_dry_run_counts_them(
+    tmdb_server: FakeTmdb,
+    images: tuple[PictureHost, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _ = cli_json(capsys, "pin", *WORK, "--candidate", "2")
+    assert code == 0
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "character_name,title,year,media_type\n"
+        "Bruce Wayne,The Dark Knight,2008,movie\nJoker,The Dark Knight,2008,movie\n"
+    )
+    code, plan = cli_json(capsys, "batch", str(rows), "--dry-run")
+    assert code == 0 and plan["answered_without_providers"].get("pinned") == 1
+    out = tmp_path / "out.jsonl"
+    code, _, _ = cli(capsys, "batch", str(rows), "--out", str(out), "--quiet")
+    assert code == 0
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["character_name"], r["source"], r["quality_score"]) for r in results] == [
+        ("Bruce Wayne", "pinned", 100),
+        ("Joker", "tmdb", 50),
+    ]
+    assert results[0]["image_url"] == image(images, "/bale-2.jpg")
