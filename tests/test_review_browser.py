@@ -17,7 +17,7 @@ from coverctl.curation.review.cards import cards_from_results
 from coverctl.curation.review.server import ReviewServer
 from coverctl.models import Query
 from tests.conftest import FAST_RETRIES
-from tests.curation_world import BALE, BREAKING_BAD, CRANSTON, DARK_KNIGHT, TMDB_IMAGES, World
+from tests.curation_world import BALE, BREAKING_BAD, DARK_KNIGHT, TMDB_IMAGES, WALTER_PHOTO, World
 from tests.fakes.base import FakeService, serve
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ def page(world: World, results: Path, browser: WebDriver) -> Iterator[ReviewServ
         browser.get_log("browser")  # this test's messages only
         browser.get(server.url)
         yield server
+    browser.get_log("browser")  # and none left for the next test (the browser is shared)
 
 
 def images_shown(browser: WebDriver, selector: str) -> list[list[Any]]:
@@ -160,10 +161,10 @@ def test_rejecting_re_resolves_the_row_and_shows_the_new_picture(
     before = walter.find_element(By.CSS_SELECTOR, "img.th").get_attribute("src")
     walter.find_element(By.CSS_SELECTOR, "button[data-act=reject]").click()
     wait(browser, changed(browser, "c3", 1))
-    assert walter.get_attribute("data-url") == CRANSTON  # TMDB TV, the next source
+    assert walter.get_attribute("data-url") == WALTER_PHOTO  # the next candidate: TVDB's photo
     assert walter.get_attribute("data-decision") == "rejected"
-    assert walter.find_element(By.CSS_SELECTOR, ".source").text == "tmdb"
-    assert walter.find_element(By.CSS_SELECTOR, ".person").text == "Bryan Cranston"
+    assert walter.find_element(By.CSS_SELECTOR, ".source").text == "tvdb"
+    assert walter.find_element(By.CSS_SELECTOR, ".score").text == "65"
     wait(
         browser,
         lambda _: walter.find_element(By.CSS_SELECTOR, "img.th").get_attribute("src") != before,
@@ -173,7 +174,7 @@ def test_rejecting_re_resolves_the_row_and_shows_the_new_picture(
     )
     assert shown[1] == 107 and shown[3] > 60  # a real picture again: the new one
     # The resolver agrees, with a fresh process's view of the store.
-    assert world.resolve(BREAKING_BAD).candidate.image_url == CRANSTON
+    assert world.resolve(BREAKING_BAD).candidate.image_url == WALTER_PHOTO
 
 
 def test_keyboard_moves_accepts_rejects_and_pins_an_alternative(
@@ -213,7 +214,7 @@ def test_keyboard_moves_accepts_rejects_and_pins_an_alternative(
 
     press(browser, "j", "r")  # Walter White: reject from the keyboard
     wait(browser, changed(browser, "c3", 1))
-    assert card(browser, "c3").get_attribute("data-url") == CRANSTON
+    assert card(browser, "c3").get_attribute("data-url") == WALTER_PHOTO
 
     assert world.resolve(DARK_KNIGHT).candidate.image_url == BALE
     assert world.resolve(DARK_KNIGHT).candidate.source == "pinned"
@@ -250,6 +251,7 @@ def test_a_pin_survives_a_restart_and_wins_in_resolve(
         with pytest.raises(WebDriverException, match="CONNECTION_REFUSED"):
             browser.get(first.url)  # the old address is gone with its server
 
+    browser.get_log("browser")  # the refused connection: not the next test's business
     code = run(["resolve", "Joker", "--title", "The Dark Knight", "--no-network", "--json"])
     resolved = json.loads(capsys.readouterr().out)
     assert code == 0 and resolved["source"] == "pinned" and resolved["quality_score"] == 100
