@@ -152,7 +152,7 @@ async def _ask(resolver: Resolver, step: str, query: Query) -> SourceAnswer | st
     except ConfigError:
         raise
     except ProviderError as exc:
-        from coverctl.http import scrub
+        from coverctl.redact import scrub
 
         return f"unavailable: {scrub(exc.message, resolver.settings.secrets())}"
 
