@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from coverctl.constants import REVIEW_DEFAULT_LIMIT
 from coverctl.errors import ExitCode, UsageError
 
 EPILOG = (
@@ -30,7 +31,9 @@ def register(app: typer.Typer) -> None:
         problems: bool = typer.Option(
             False, "--problems", help="The audit's problem rows (worst first)."
         ),
-        limit: int = typer.Option(500, "--limit", help="At most this many cards from the store."),
+        limit: int = typer.Option(
+            REVIEW_DEFAULT_LIMIT, "--limit", help="At most this many cards from the store."
+        ),
         port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (default: a free one)."),
         allow_private: bool = typer.Option(
             False,

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coverctl.constants import QualityScore, Source
+from coverctl.constants import REVIEW_DEFAULT_LIMIT, QualityScore, Source
 from coverctl.errors import UsageError
 from coverctl.models import Query, Resolution
 
@@ -174,7 +174,7 @@ def _card_from_row(number: int, row: dict[str, Any]) -> ReviewCard:
 
 
 def cards_from_store(
-    store: ImageStore, *, since: datetime | None = None, limit: int = 500
+    store: ImageStore, *, since: datetime | None = None, limit: int = REVIEW_DEFAULT_LIMIT
 ) -> list[ReviewCard]:
     """The most recently changed characters of the store, one card each (its best row)."""
     stamp = since.isoformat() if since is not None else None
@@ -191,7 +191,11 @@ def cards_from_store(
 
 
 def cards_from_audit(
-    store: ImageStore, settings: Settings, *, since: datetime | None = None, limit: int = 500
+    store: ImageStore,
+    settings: Settings,
+    *,
+    since: datetime | None = None,
+    limit: int = REVIEW_DEFAULT_LIMIT,
 ) -> list[ReviewCard]:
     """The audit's problem rows (worst first), one card each, with their problems."""
     from coverctl.audit import AuditOptions, run_audit
