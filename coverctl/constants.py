@@ -158,3 +158,8 @@ THUMBNAIL_FAILURE_TTL: Final = 24 * 3600  # seconds a failed preview is remember
 PINNED_FILES_SUBDIR: Final = "pinned"  # `pin FILE` copies the picture here, under the static dir
 MAX_PERSON_IMAGES: Final = 12  # TMDB profile photos of the matched person offered as candidates
 REVIEW_DEFAULT_LIMIT: Final = 500  # cards `coverctl review` shows from the store
+
+# How many works a source looks up (one details request each, cached) when a title is shared by
+# several works or only a variant of theirs, for the character to decide between them. A title
+# with a single certain work costs one details request, as before.
+TITLE_WORKS_COMPARED: Final = 3

@@ -52,6 +52,13 @@ Who wins when several people match at the best rule:
 Never an answer: a credit for a depiction of someone (a portrait, painting, photograph, statue,
 archive footage, a voice on tape: "Portrait of Mrs. Crawley", "X (photograph)"), except to a
 query written as that credit; a "Himself" credit, except to the person's own name.
+
+Titles are matched in tiers (:data:`TitleStrength`): a work whose own title is the query (exact
+or fuzzy) is certain; any other work a provider's search returned (an alternative title it
+lists, the first book of a series of that name, a subtitle or franchise name, or only the right
+year) is accepted only when that second signal exists *and* the character matches strongly in
+its cast (:func:`pick_work`). When several works could be the title, the character decides, and
+two works that both have it are ambiguous.
 """
 
 from __future__ import annotations
@@ -74,17 +81,27 @@ __all__ = [
     "LEAD_MAX_ORDER",
     "LEAD_MIN_GAP",
     "TITLE_FUZZY_THRESHOLD",
+    "VARIANT_MIN_LENGTH",
     "CastMatch",
     "CastMember",
     "NoMatch",
+    "RankedTitle",
     "TitleCandidate",
     "TitleMatch",
+    "TitlePlan",
+    "TitleQuery",
+    "TitleStrength",
+    "WorkMatch",
     "character_aliases",
     "filename_key",
     "match_character",
     "match_title",
     "normalize",
+    "pick_work",
+    "plan_titles",
     "question_key",
+    "rank_title",
+    "split_title_year",
 ]
 
 FUZZY_THRESHOLD: Final[float] = 88.0
@@ -1351,6 +1368,85 @@ def match_character(
     return NoMatch(f"{who} '{query}'")
 
 
+# ---------------------------------------------------------------------------------- titles
+#
+# A title is matched in tiers (TitleStrength), best first. Only "exact" and "fuzzy" titles are
+# certain on their own; every other tier is a work the provider's search returned whose title is
+# not the query, and such a work is accepted only with a second, independent signal (its
+# `evidence`: a listed alternative title, the first book of a series of that name, the query
+# being a whole-word part of its title, or the given year) *and* the character matching it
+# strongly (see pick_work). A work with no second signal is never accepted.
+
+
+TitleStrength = Literal["exact", "fuzzy", "alternative", "series", "variant", "unconfirmed"]
+"""How a work's titles match the query, best first:
+
+* ``exact``: one of the titles the search lists is the query (see plan_titles);
+* ``fuzzy``: a typo of one (:data:`TITLE_FUZZY_THRESHOLD`);
+* ``alternative``: a further title the provider lists once the work is looked up (TMDB's
+  ``alternative_titles``: a US title of a film it lists under the UK one);
+* ``series``: the name of a series the work is the first of (a series name for its first book);
+* ``variant``: the query is a whole-word part of a title (see _part_of_title);
+* ``unconfirmed``: nothing in its titles; only the given year can speak for it.
+"""
+_STRENGTH_RANK: Final[dict[str, int]] = {
+    "exact": 0,
+    "fuzzy": 1,
+    "alternative": 2,
+    "series": 3,
+    "variant": 4,
+    "unconfirmed": 5,
+}
+CERTAIN_STRENGTHS: Final = frozenset({"exact", "fuzzy"})
+
+VARIANT_MIN_LENGTH: Final[int] = 4
+"""Fewest letters (spaces not counted) a query needs to stand for a part of a longer title, so
+"Up" or "It" never become a part of "Up in the Air" or "It Follows". A part that is not set off
+by a separator (":", " - ", an en or em dash) must also be at least two words: "Harry Potter" for
+"Harry Potter and the Philosopher's Stone", but never "Star" for "Star Wars"."""
+
+_TITLE_YEAR: Final = re.compile(
+    r"^(?P<title>.*?\S)\s*[(\[]\s*(?P<year>(?:18|19|20)\d\d)\s*[)\]]\s*$"
+)
+# Providers set works that share a title apart with a trailing "(2013)" or "(US)" (TVDB's
+# "House of Cards (US)"): the title without it is also the work's title.
+_PROVIDER_QUALIFIER: Final = re.compile(r"\s*[(\[]\s*(?:[A-Z]{2}|(?:18|19|20)\d\d)\s*[)\]]\s*$")
+_TITLE_PARTS: Final = re.compile(r"\s*[:：–—]\s*|\s+-\s+")
+# Words that join a title's words: a run of words cut next to one is a fragment ("Return of
+# the"), not a part of the title.
+_JOINING_WORDS: Final = frozenset(
+    {"of", "and", "the", "a", "an", "to", "in", "on", "at", "for", "with", "or", "from", "by"}
+)
+
+
+@dataclass(frozen=True)
+class TitleQuery:
+    """The title to look for and its year, once a year typed inside the title is taken out."""
+
+    title: str
+    year: int | None
+
+
+def split_title_year(title: str, year: int | None = None) -> TitleQuery | NoMatch:
+    """``"The Thing (1982)"`` -> title "The Thing", year 1982 (also ``"The Thing [1982]"``).
+
+    People paste titles the way file names and lists write them. The typed year is used when
+    no year is given; a given year within one year of it wins (release years differ by
+    country); a given year further off contradicts the title, and guessing which one is meant
+    could pick the wrong film, so that is a NoMatch saying so. A title that is only a year
+    ("(1917)") is left alone.
+    """
+    found = _TITLE_YEAR.match(title.strip())
+    if found is None or not normalize(found["title"]):
+        return TitleQuery(title, year)
+    typed = int(found["year"])
+    if year is not None and abs(year - typed) > 1:
+        return NoMatch(
+            f"the title '{title.strip()}' says {typed} but the year given is {year}: give one year"
+        )
+    return TitleQuery(found["title"], typed if year is None else year)
+
+
 @dataclass(frozen=True)
 class TitleCandidate:
     """One search result from a provider, with every title it is known by."""
@@ -1359,6 +1455,12 @@ class TitleCandidate:
     titles: tuple[str, ...]  # primary title first, then original title, aliases, translations...
     year: int | None
     rank: int  # position in the provider's results (0 = first)
+    # Further names the provider lists for the work once it is looked up (TMDB's
+    # alternative_titles): equal to the query, they make it an "alternative" title.
+    alternative_titles: tuple[str, ...] = ()
+    # Series this work is the first of (Hardcover's featured series at position 1): the series
+    # name stands for its first book.
+    opens_series: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1369,12 +1471,72 @@ class TitleMatch:
     kind: Literal["exact", "fuzzy"]
 
 
+@dataclass(frozen=True)
+class RankedTitle:
+    """A search result, how well its title matches the query, and the evidence for it.
+
+    ``evidence`` is empty when nothing but the provider's search links the work to the query:
+    such a work is never accepted.
+    """
+
+    candidate: TitleCandidate
+    strength: TitleStrength
+    evidence: str
+    distance: int = 0  # years between the work and the given year (0 without a year)
+
+    @property
+    def certain(self) -> bool:
+        """The title itself matches: no character is needed to accept the work."""
+        return self.strength in CERTAIN_STRENGTHS
+
+    @property
+    def title(self) -> str | None:
+        """The work's own (first) title."""
+        return self.candidate.titles[0] if self.candidate.titles else None
+
+    def describe(self) -> str:
+        """The work as people would name it: "'House of Cards' (1990)"."""
+        candidate = self.candidate
+        shown = candidate.titles[0] if candidate.titles else candidate.id
+        return f"'{shown}'" + (f" ({candidate.year})" if candidate.year else "")
+
+    def sort_key(self) -> tuple[int, int, int]:
+        return (_STRENGTH_RANK[self.strength], self.distance, self.candidate.rank)
+
+
+@dataclass(frozen=True)
+class TitlePlan:
+    """Which search results to look at for a title.
+
+    ``certain`` holds the works whose own title matches (only the best kind and, with a year,
+    the nearest year), best first: one of them is today's cheap path (one details request).
+    ``others`` holds, when nothing is certain, every other result that passes the year filter,
+    best first, each with its evidence, for a character to confirm. ``reason`` says why no
+    title is certain.
+    """
+
+    certain: list[RankedTitle]
+    others: list[RankedTitle]
+    reason: str
+
+
 def _title_key(title: str) -> str:
     return _strip_leading(normalize(title), _TITLE_ARTICLES)
 
 
+def _title_forms(title: str) -> list[str]:
+    """``title`` and, when a provider qualifier ends it ("(US)", "(2013)"), the title without."""
+    bare = _PROVIDER_QUALIFIER.sub("", title)
+    return [title, bare] if bare != title and normalize(bare) else [title]
+
+
+def _qualifier_year(title: str) -> int | None:
+    found = _TITLE_YEAR.match(title.strip())
+    return int(found["year"]) if found else None
+
+
 def _title_kind(query_key: str, titles: Iterable[str]) -> Literal["exact", "fuzzy"] | None:
-    keys = [key for key in map(_title_key, titles) if key]
+    keys = [key for title in titles for key in map(_title_key, _title_forms(title)) if key]
     if any(_compact(key) == _compact(query_key) for key in keys):
         return "exact"
     for key in keys:
@@ -1386,48 +1548,199 @@ def _title_kind(query_key: str, titles: Iterable[str]) -> Literal["exact", "fuzz
     return None
 
 
+def _part_of_title(query_key: str, title: str) -> str | None:
+    """How the query is a whole-word part of ``title``, or None.
+
+    "its subtitle" ("The Return of the King" in "The Lord of the Rings: The Return of the
+    King"), "its franchise name" ("Pirates of the Caribbean" before the colon, or the first
+    words: "Harry Potter"), "the end of its title". Punctuation inside a word is collapsed, so
+    "MASH" is the start of "M*A*S*H: Goodbye, Farewell and Amen". See VARIANT_MIN_LENGTH.
+    """
+    wanted = _compact(query_key)
+    if len(wanted) < VARIANT_MIN_LENGTH:
+        return None
+    for form in _title_forms(title):
+        parts = [part for part in _TITLE_PARTS.split(form) if normalize(part)]
+        if len(parts) > 1:
+            if _compact(_title_key(parts[0])) == wanted:
+                return "its franchise name"
+            if any(_compact(_title_key(part)) == wanted for part in parts[1:]):
+                return "its subtitle"
+        words = normalize(form).split()
+        for cut in range(1, len(words)):
+            head = _strip_leading(" ".join(words[:cut]), _TITLE_ARTICLES)
+            if (
+                len(head.split()) >= 2
+                and words[cut - 1] not in _JOINING_WORDS
+                and _compact(head) == wanted
+            ):
+                return "its franchise name"
+            tail = _strip_leading(" ".join(words[cut:]), _TITLE_ARTICLES)
+            starts_joined = words[cut] in _JOINING_WORDS and words[cut] not in _TITLE_ARTICLES
+            if len(tail.split()) >= 2 and not starts_joined and _compact(tail) == wanted:
+                return "the end of its title"
+    return None
+
+
+def _classify(query: str, candidate: TitleCandidate, year: int | None) -> tuple[TitleStrength, str]:
+    """The strength of ``candidate``'s title match and the evidence for it (see RankedTitle)."""
+    query_key = _title_key(query)
+    kind = _title_kind(query_key, candidate.titles)
+    if kind is not None:
+        return kind, f"titled '{query}'" if kind == "exact" else "titled nearly so"
+    listed = [t for t in candidate.alternative_titles if _title_kind(query_key, [t])]
+    if listed:
+        return "alternative", f"also titled '{listed[0]}'"
+    for series in candidate.opens_series:
+        if _title_kind(query_key, [series]) == "exact":
+            return "series", f"the first book of the series '{series}'"
+    for title in (*candidate.titles, *candidate.alternative_titles):
+        part = _part_of_title(query_key, title)
+        if part is not None:
+            return "variant", f"'{query}' is {part} '{title}'"
+    # Nothing in its titles: only the year can speak for it.
+    return "unconfirmed", f"released in {year}" if year is not None else ""
+
+
+def _work_year(candidate: TitleCandidate) -> int | None:
+    if candidate.year is not None:
+        return candidate.year
+    return next((y for t in candidate.titles if (y := _qualifier_year(t)) is not None), None)
+
+
+def rank_title(query: str, year: int | None, candidate: TitleCandidate) -> RankedTitle | None:
+    """How ``candidate`` matches ``query`` (see TitleStrength), or None when the year rules it
+    out (more than one year from ``year``, or of unknown year when a year is given)."""
+    work_year = _work_year(candidate)
+    distance = 0
+    if year is not None:
+        if work_year is None or abs(work_year - year) > 1:
+            return None
+        distance = abs(work_year - year)
+    strength, evidence = _classify(query, candidate, year)
+    return RankedTitle(candidate, strength, evidence, distance)
+
+
+def plan_titles(query: str, year: int | None, candidates: Sequence[TitleCandidate]) -> TitlePlan:
+    """Sort a provider's search results for ``query`` into certain titles and the rest.
+
+    A result is certain when the query equals one of its titles (ignoring a leading "the",
+    "a", "an", punctuation and spaces, and a provider's trailing "(US)" or "(2013)") or
+    fuzzily matches one (:data:`TITLE_FUZZY_THRESHOLD`). Exact beats fuzzy; with a year, only
+    results within one year are kept and the nearest year wins; ties keep the provider's order.
+    Several certain results (a shared title: "House of Cards" 1990 and 2013) are all returned,
+    for the character to decide between.
+    """
+    query_key = _title_key(query)
+    if not query_key:
+        return TitlePlan([], [], "no title given")
+    if not candidates:
+        return TitlePlan([], [], f"no results for '{query}'")
+    ranked = sorted(
+        (r for c in candidates if (r := rank_title(query, year, c)) is not None),
+        key=RankedTitle.sort_key,
+    )
+    certain = [r for r in ranked if r.certain]
+    if certain:
+        best = certain[0]
+        certain = [r for r in certain if (r.strength, r.distance) == (best.strength, best.distance)]
+        return TitlePlan(certain, [], "")
+    matching = [c for c in candidates if _title_kind(query_key, c.titles) is not None]
+    if not matching:
+        first = min(candidates, key=lambda c: c.rank)
+        shown = first.titles[0] if first.titles else first.id
+        reason = f"no result is titled '{query}' (first result: '{shown}')"
+    else:
+        found = sorted({str(y) for c in matching if (y := _work_year(c)) is not None})
+        if any(_work_year(c) is None for c in matching):
+            found.append("one of unknown year")
+        reason = f"no '{query}' from {year} in the results; found {', '.join(found)}"
+    return TitlePlan([], ranked, reason)
+
+
 def match_title(
     query: str, year: int | None, candidates: Sequence[TitleCandidate]
 ) -> TitleMatch | NoMatch:
     """The search result that is ``query`` (from ``year``, if given), or NoMatch with a reason.
 
-    A result matches when the query equals any of its titles (ignoring a leading "the", "a",
-    "an") or fuzzily matches one (:data:`TITLE_FUZZY_THRESHOLD`). Exact beats fuzzy; then, with
-    a year, the same year beats a year either side (release dates differ by country), and a
-    result further off is never taken; then the provider's rank decides. A result whose titles
-    do not match is never returned, even when it is the provider's first.
+    The best certain title of :func:`plan_titles`, the provider's first among equals: for
+    callers that need one work and have no character to decide with. A result whose titles do
+    not match is never returned, even when it is the provider's first.
     """
-    query_key = _title_key(query)
-    if not query_key:
-        return NoMatch("no title given")
-    if not candidates:
-        return NoMatch(f"no results for '{query}'")
-    matching = [
-        (kind, candidate)
-        for candidate in candidates
-        if (kind := _title_kind(query_key, candidate.titles)) is not None
-    ]
-    if not matching:
-        first = min(candidates, key=lambda c: c.rank)
-        shown = first.titles[0] if first.titles else first.id
-        return NoMatch(f"no result is titled '{query}' (first result: '{shown}')")
-    if year is not None:
-        near = [
-            (kind, candidate)
-            for kind, candidate in matching
-            if candidate.year is not None and abs(candidate.year - year) <= 1
-        ]
-        if not near:
-            found = sorted({str(c.year) for _, c in matching if c.year is not None})
-            if any(c.year is None for _, c in matching):
-                found.append("one of unknown year")
-            return NoMatch(f"no '{query}' from {year} in the results; found {', '.join(found)}")
-        matching = near
+    plan = plan_titles(query, year, candidates)
+    if not plan.certain:
+        return NoMatch(plan.reason)
+    best = plan.certain[0]
+    return TitleMatch(best.candidate, "exact" if best.strength == "exact" else "fuzzy")
 
-    def rank_key(item: tuple[str, TitleCandidate]) -> tuple[int, int, int]:
-        kind, candidate = item
-        distance = 0 if year is None or candidate.year is None else abs(candidate.year - year)
-        return (_KIND_RANK[kind], distance, candidate.rank)
 
-    kind, candidate = min(matching, key=rank_key)
-    return TitleMatch(candidate=candidate, kind="exact" if kind == "exact" else "fuzzy")
+@dataclass(frozen=True)
+class WorkMatch:
+    """The work the character was found in, and the match there."""
+
+    work: RankedTitle
+    match: CastMatch
+
+
+def _listing(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def pick_work(
+    character: str,
+    works: Sequence[tuple[RankedTitle, Sequence[CastMember]]],
+    actor: str | None = None,
+) -> WorkMatch | NoMatch:
+    """The one work among ``works`` (each with its cast) that has ``character``, or NoMatch.
+
+    The character decides between works whose titles could all be the query (a shared title,
+    remakes, the entries of a franchise). Works are taken tier by tier (certain titles, then
+    alternative titles, series, variants, the year alone); the first tier where anybody
+    matches decides: its one work with a strong match (exact or partial) wins, else its one work
+    with a fuzzy match. Two works that both have the character are ambiguous, and so is a
+    work whose own cast is ambiguous. A work whose title is not certain needs evidence and a
+    strong match, never a fuzzy one: a loose title and a loose name together are too weak to
+    tell whose face it is. With one certain work this is exactly :func:`match_character`. Each
+    work's own title is given to it, for the title character rule ("Presley" in *Elvis*).
+    """
+    if len(works) == 1 and works[0][0].certain:
+        work, cast = works[0]
+        found = match_character(character, cast, actor, title=work.title)
+        return WorkMatch(work, found) if isinstance(found, CastMatch) else found
+    matched: dict[int, list[WorkMatch]] = {}
+    unsettled: dict[int, list[tuple[RankedTitle, NoMatch]]] = {}  # ambiguous in their own cast
+    refused: list[str] = []
+    for work, cast in works:
+        if not work.certain and not work.evidence:
+            continue
+        if not cast:
+            refused.append(f"{work.describe()} lists no cast")
+            continue
+        tier = 0 if work.certain else _STRENGTH_RANK[work.strength]
+        found = match_character(character, cast, actor, title=work.title)
+        if isinstance(found, NoMatch):
+            if found.reason.startswith("ambiguous"):
+                unsettled.setdefault(tier, []).append((work, found))
+            else:
+                refused.append(f"{work.describe()}: {found.reason}")
+        elif found.kind == "fuzzy" and not work.certain:
+            refused.append(
+                f"{work.describe()} is only a variant title ({work.evidence}) and "
+                f"'{character}' matches its credit '{found.member.character}' only loosely"
+            )
+        else:
+            matched.setdefault(tier, []).append(WorkMatch(work, found))
+    for tier in sorted({*matched, *unsettled}):
+        hits = matched.get(tier, [])
+        best = [hit for hit in hits if hit.match.kind != "fuzzy"] or hits
+        inside = unsettled.get(tier, [])
+        if len(best) == 1 and not inside:
+            return best[0]
+        if not best and len(inside) == 1:
+            work, ambiguous = inside[0]
+            return NoMatch(f"{ambiguous.reason} in {work.describe()}")
+        named = [hit.work.describe() for hit in best] + [work.describe() for work, _ in inside]
+        return NoMatch(f"ambiguous: '{character}' is in {_listing(named)}")
+    if refused:
+        return NoMatch("; ".join(refused))
+    return NoMatch(f"no work with a title like this has '{character}'")

@@ -295,3 +295,46 @@ def test_missing_key_skips_hardcover_with_a_notice(
 )
 def test_only_auth_messages_count_as_a_rejected_token(message: str, auth: bool) -> None:
     assert is_auth_error({"message": message}) is auth
+
+
+# ------------------------------------------------------------- titles as people write them
+
+SERIES = "A Song of Ice and Fire"
+
+
+@pytest.mark.parametrize("media_type", ["book", None])
+def test_a_series_name_stands_for_its_first_book(
+    books: SourceHarness, hardcover: FakeHardcover, media_type: str | None
+) -> None:
+    result = books.resolve(Query("Tyrion Lannister", SERIES, None, media_type))
+    assert result.candidate is not None
+    assert result.candidate.image_url == cover(13495)["url"]
+    assert result.candidate.title == "A Game of Thrones"
+    assert result.candidate.matched.character == "Tyrion Lannister"
+    # The series name is no title: the character search confirms the first book, even for a
+    # book, at the cost of one request.
+    assert hardcover.searches == [("book", SERIES), ("character", "Tyrion Lannister")]
+
+
+def test_a_series_name_is_not_a_later_book_of_the_series(books: SourceHarness) -> None:
+    result = books.resolve(Query("Davos Seaworth", SERIES, None, "book"))
+    assert result.status == "not_found"
+    assert "no character called 'Davos Seaworth' in 'A Game of Thrones' (1996)" in (
+        result.error or ""
+    )
+
+
+def test_a_series_name_with_a_loosely_matching_character_is_refused(
+    books: SourceHarness, hardcover: FakeHardcover
+) -> None:
+    result = books.resolve(Query("Tyrion Lanister", SERIES, None, "book"))
+    assert hardcover.searches[-1] == ("character", "Tyrion Lanister")  # found, by a near name
+    assert result.status == "not_found"
+    assert "only loosely" in (result.error or "")
+
+
+def test_a_year_typed_inside_a_book_title(books: SourceHarness, hardcover: FakeHardcover) -> None:
+    result = books.resolve(Query("Emma Woodhouse", "Emma (2014)", None, "book"))
+    assert result.candidate is not None
+    assert result.candidate.matched.external_id == "1399001"
+    assert hardcover.searches == [("book", "Emma")]

@@ -562,7 +562,7 @@ def test_a_series_role_is_picked_by_its_own_credit_among_one_actors_roles(
     # One request for the series, its titles and its aggregate credits; TVDB has no id here.
     (request,) = ids_tmdb.requests
     assert request.url.path == f"/3/tv/{ORPHAN_BLACK}"
-    assert request.url.params["append_to_response"] == "aggregate_credits"
+    assert request.url.params["append_to_response"] == "aggregate_credits,alternative_titles"
     assert tvdb.requests == []
 
 

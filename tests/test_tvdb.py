@@ -186,3 +186,72 @@ def test_token_of_another_api_key_is_never_reused(
     second = make_settings(TVDB_API_KEY="another-account-key", COVERCTL_WEB_SEARCH="0")
     ResolverHarness(second, router).resolve(Query("Seiya", "Saint Seiya", None, "tv"))
     assert tvdb.count(r"/login") == 2
+
+
+# ------------------------------------------------------------- titles as people write them
+
+
+@pytest.mark.parametrize(
+    ("character", "person", "year"),
+    [("Frank Underwood", "Kevin Spacey", 2013), ("Francis Urquhart", "Ian Richardson", 1990)],
+)
+def test_series_sharing_a_title_are_decided_by_the_character(
+    harness: ResolverHarness, tvdb: FakeTvdb, character: str, person: str, year: int
+) -> None:
+    result = harness.resolve(Query(character, "House of Cards", None, "tv"))
+    assert result.candidate is not None and result.candidate.source == "tvdb"
+    assert (result.candidate.matched.person, result.candidate.year) == (person, year)
+    # Login, the search, and the extended record of each series sharing the title.
+    assert sorted(tvdb.paths()) == [
+        "/v4/login",
+        "/v4/search",
+        "/v4/series/262980/extended",
+        "/v4/series/78881/extended",
+    ]
+
+
+def test_a_shared_title_costs_nothing_more_for_its_next_characters(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    harness.resolve_many(
+        [
+            Query("Frank Underwood", "House of Cards", None, "tv"),
+            Query("Francis Urquhart", "House of Cards", None, "tv"),
+        ]
+    )
+    assert len(tvdb.requests) == 4
+
+
+def test_the_year_picks_one_of_the_series_sharing_a_title(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    result = harness.resolve(Query("Francis Urquhart", "House of Cards", 1990, "tv"))
+    assert result.candidate is not None and result.candidate.matched.person == "Ian Richardson"
+    assert "/v4/series/262980/extended" not in tvdb.paths()
+
+
+def test_a_subtitle_found_in_the_english_translation(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    # The series' name is Japanese; "The Lost Canvas" is the subtitle of its English title.
+    result = harness.resolve(Query("Pegasus Tenma", "The Lost Canvas", None, "tv"))
+    assert result.candidate is not None
+    assert result.candidate.matched.person == "Kaori Mizuhashi"
+    assert tvdb.count(r"/extended") == 1
+
+
+def test_a_subtitle_whose_character_is_not_there_is_not_found(
+    harness: ResolverHarness, tvdb: FakeTvdb, tmdb: FakeTmdb
+) -> None:
+    result = harness.resolve(Query("Pegasus Seiya", "The Lost Canvas", None, "tv"))
+    assert result.status == "not_found"
+    (attempt,) = [a for a in result.attempts if a.source == "tvdb"]
+    assert "no cast member plays 'Pegasus Seiya'" in attempt.reason
+
+
+def test_a_year_typed_inside_a_series_title(harness: ResolverHarness, tvdb: FakeTvdb) -> None:
+    result = harness.resolve(Query("Walter White", "Breaking Bad (2008)", None, "tv"))
+    assert result.candidate is not None and result.candidate.matched.person == "Bryan Cranston"
+    (search,) = [r for r in tvdb.requests if r.url.path == "/v4/search"]
+    assert (search.url.params["query"], search.url.params["year"]) == ("Breaking Bad", "2008")
+    assert tvdb.count(r"/extended") == 1

@@ -92,6 +92,22 @@ async def cached_response(
     return await ctx.http.single_flight(key, fetch_and_store)
 
 
+async def remembered_works(
+    ctx: SourceContext,
+    provider: str,
+    key_parts: tuple[object, ...],
+    choose: Callable[[], Awaitable[list[dict[str, Any]]]],
+) -> list[dict[str, Any]]:
+    """The works a title string resolved to (its normalised title, year and media in
+    `key_parts`), remembered in the response tier like a provider answer; else `choose()` once.
+
+    Choosing between works that share a title, or that are only a variant of it, may look
+    several of them up; remembering the outcome lets every later character of that title go
+    straight to the same works, for no request.
+    """
+    return await cached_response(ctx, provider, ("title-works", *key_parts), choose)
+
+
 def json_body(response: httpx.Response, provider: str) -> Any:
     """The response's JSON, or ProviderResponseError when it is not JSON."""
     try:

@@ -14,6 +14,12 @@ Identity guard (the right book or nothing):
   accepted only when Hardcover's character search finds the character with this book among their
   books. That one extra request (cached 24 h per character) is made only once a book with a cover
   was found.
+- A title that is no book's title but the name of a series stands for the series' first book
+  (Hardcover's featured series, position 1: "A Song of Ice and Fire" -> "A Game of Thrones"); a
+  subtitle or franchise name stands for a book whose title it is part of. Such a variant is
+  accepted only when the character search finds the character, by a strong match (exact or
+  partial), in that book, whatever the media type; when several such books have the character
+  it is ambiguous (`names.pick_work`).
 
 Search answers are cached for 24 h (`cached_response`), so the characters of one book cost one
 book search. The rate (60 requests a minute) is paced by the shared client.
@@ -31,7 +37,7 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from coverctl.config import Settings
-from coverctl.constants import MediaType, QualityScore, Source
+from coverctl.constants import TITLE_WORKS_COMPARED, MediaType, QualityScore, Source
 from coverctl.errors import CredentialRejected, IdentityMismatch, ProviderResponseError
 from coverctl.identity import id_label, title_contradiction
 from coverctl.models import Candidate, Match, Query
@@ -39,11 +45,17 @@ from coverctl.names import (
     CastMatch,
     CastMember,
     NoMatch,
+    RankedTitle,
     TitleCandidate,
     TitleMatch,
+    TitlePlan,
+    WorkMatch,
     match_character,
     match_title,
     normalize,
+    pick_work,
+    plan_titles,
+    split_title_year,
 )
 from coverctl.redact import scrub
 from coverctl.sources.base import (
@@ -172,9 +184,23 @@ def parse_books(payload: Any) -> list[dict[str, Any]]:
                 "year": as_int(doc.get("release_year")) or year_of(doc.get("release_date")),
                 "image_url": url if url.startswith(("http://", "https://")) else None,
                 "authors": [as_str(a) for a in as_list(doc.get("author_names")) if as_str(a)],
+                "opens_series": opened_series(doc),
             }
         )
     return books
+
+
+def opened_series(doc: dict[str, Any]) -> list[str]:
+    """The series a book document is the first of: `featured_series` `{position, series:
+    {name}}` at position 1 (a compilation opens nothing, even when listed first)."""
+    featured = doc.get("featured_series")
+    if not isinstance(featured, dict) or doc.get("compilation") is True:
+        return []
+    position = featured.get("position")
+    series = featured.get("series")
+    name = as_str(series.get("name")) if isinstance(series, dict) else ""
+    is_first = isinstance(position, int | float) and not isinstance(position, bool)
+    return [name] if name and is_first and position == 1 else []
 
 
 def parse_book(payload: Any) -> dict[str, Any] | None:
@@ -240,6 +266,15 @@ def appears_in(character_books: list[str], book_titles: list[str]) -> bool:
     return any(
         isinstance(match_title(title, None, candidates), TitleMatch) for title in book_titles
     )
+
+
+def characters_in(characters: list[dict[str, Any]], book: dict[str, Any]) -> list[CastMember]:
+    """The characters of a character search whose books include `book`, as a cast to match."""
+    return [
+        CastMember(person_id=str(i), person_name="", character=c["name"], order=i, has_image=False)
+        for i, c in enumerate(characters)
+        if appears_in(c["books"], book["titles"])
+    ]
 
 
 def confirm_character(
@@ -339,17 +374,28 @@ class HardcoverSource:
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
         if query.ids:
             return await self._find_by_ids(query, ctx)
-        books = await self._search_books(ctx, query.title)
+        wanted = split_title_year(query.title, query.year)
+        if isinstance(wanted, NoMatch):
+            return SourceAnswer.none(wanted.reason)
+        books = await self._search_books(ctx, wanted.title)
         if not books:
-            return SourceAnswer.none(f"Hardcover has no book called {query.title!r}")
+            return SourceAnswer.none(f"Hardcover has no book called {wanted.title!r}")
         titles = [
-            TitleCandidate(id=b["id"], titles=tuple(b["titles"]), year=b["year"], rank=i)
+            TitleCandidate(
+                id=b["id"],
+                titles=tuple(b["titles"]),
+                year=b["year"],
+                rank=i,
+                opens_series=tuple(b.get("opens_series", ())),
+            )
             for i, b in enumerate(books)
         ]
-        title_match = match_title(query.title, query.year, titles)
-        if not isinstance(title_match, TitleMatch):
-            return SourceAnswer.none(title_match.reason)
-        book = next(b for b in books if b["id"] == title_match.candidate.id)
+        plan = plan_titles(wanted.title, wanted.year, titles)
+        by_id = {b["id"]: b for b in books}
+        if not plan.certain:
+            return await self._find_variant(ctx, query, plan, by_id)
+        # Books sharing a title keep Hardcover's order: their characters list books by title.
+        book = by_id[plan.certain[0].candidate.id]
         if not book["image_url"]:
             return cover_answer(book, Match())  # said before a character request is spent
         character = query.character_name
@@ -365,6 +411,31 @@ class HardcoverSource:
     async def candidates(self, query: Query, ctx: SourceContext) -> SourceAnswer:
         """The matched book's cover: Hardcover's search gives one cover per book."""
         return await self.find(query, ctx)
+
+    async def _find_variant(
+        self, ctx: SourceContext, query: Query, plan: TitlePlan, by_id: dict[str, dict[str, Any]]
+    ) -> SourceAnswer:
+        """No book is titled so: the first book of a series of that name, or a book the title is
+        part of, confirmed by the character search (one request, cached)."""
+        works: list[RankedTitle] = [
+            work for work in plan.others if work.strength in ("series", "variant")
+        ][:TITLE_WORKS_COMPARED]
+        if not works:
+            return SourceAnswer.none(plan.reason)
+        characters = await self._search_characters(ctx, query.character_name)
+        rosters = [characters_in(characters, by_id[work.candidate.id]) for work in works]
+        if not any(rosters):
+            shown = " or ".join(work.describe() for work in works)
+            return SourceAnswer.none(
+                f"no book is titled '{query.title}', and Hardcover lists no character called "
+                f"'{query.character_name}' in {shown}"
+            )
+        picked = pick_work(query.character_name, list(zip(works, rosters, strict=True)))
+        if not isinstance(picked, WorkMatch):
+            return SourceAnswer.none(picked.reason)
+        book = by_id[picked.work.candidate.id]
+        character = picked.match.member.character
+        return cover_answer(book, Match(person=None, character=character, external_id=book["id"]))
 
 
 def _id_of(value: Any) -> str:

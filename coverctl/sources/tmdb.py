@@ -1,7 +1,14 @@
 """TMDB v3: search the title, fetch its cast in the same round trip, match the character.
 
-A movie costs two requests however many of its characters are asked for: the search and the
-details with `append_to_response=credits` are cached (24 h) and shared by concurrent tasks.
+A title with one matching work costs two requests however many of its characters are asked
+for: the search and the details with `append_to_response=credits,alternative_titles` (TV:
+`aggregate_credits,alternative_titles`) are cached (24 h) and shared by concurrent tasks.
+
+A title several works share ("House of Cards" 1990 and 2013), or that only a variant of their
+titles matches (the US title of a film TMDB lists under its UK one, a subtitle, a franchise
+name), costs a details request for each of at most `TITLE_WORKS_COMPARED` of them; the
+character decides between them (`names.pick_work`), and which works the title string stands
+for is remembered (`remembered_works`), so its other characters cost nothing more.
 
 Rows with TMDB ids skip the search (`_find_by_ids`, rules in `coverctl/identity.py`): `tmdb_id`
 costs the same cached details request (a series: its details with the aggregate credits, which
@@ -10,13 +17,15 @@ carry its titles), `credit_id` alone one `/credit/{id}` request.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from coverctl.config import Settings
 from coverctl.constants import (
     MAX_PERSON_IMAGES,
+    TITLE_WORKS_COMPARED,
     TMDB_PROFILE_SIZE,
     MediaType,
     QualityScore,
@@ -29,12 +38,17 @@ from coverctl.names import (
     CastMatch,
     CastMember,
     NoMatch,
+    RankedTitle,
     TitleCandidate,
-    TitleMatch,
+    TitlePlan,
+    TitleQuery,
     character_aliases,
     match_character,
-    match_title,
     normalize,
+    pick_work,
+    plan_titles,
+    rank_title,
+    split_title_year,
 )
 from coverctl.sources.base import (
     SourceAnswer,
@@ -45,6 +59,7 @@ from coverctl.sources.base import (
     cached_response,
     expect_dict,
     json_body,
+    remembered_works,
     year_of,
 )
 from coverctl.sources.local import find_actor_file, local_candidate
@@ -54,6 +69,12 @@ ENV_KEY = "TMDB_API_KEY"
 _SELF_CREDITS = frozenset({"self", "himself", "herself", "themselves", "themself"})
 _ALIAS_SEPARATOR = re.compile(r"\s*[/;|]\s*")
 _BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+# What a details request appends: the cast (every season's, for a series) and every title the
+# work is listed under, so one request serves a search's match, a `tmdb_id` and a title variant.
+DETAILS_APPEND: Final = {
+    MediaType.MOVIE: "credits,alternative_titles",
+    MediaType.TV: "aggregate_credits,alternative_titles",
+}
 
 
 def billed_name(credit: str) -> str | None:
@@ -213,10 +234,9 @@ def other_person(label: str, member: dict[str, Any], person_id: int | None) -> s
     )
 
 
-def matched_member(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
-    """The member of `cast` who plays the query's character (names.match_character decides)."""
-    by_id = {m["id"]: m for m in cast}
-    members = [
+def cast_members(cast: list[dict[str, Any]]) -> list[CastMember]:
+    """A parsed cast as `names` matches it."""
+    return [
         CastMember(
             person_id=m["id"],
             person_name=m["name"],
@@ -226,7 +246,12 @@ def matched_member(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] |
         )
         for m in cast
     ]
-    found = match_character(query.character_name, members, actor=query.actor)
+
+
+def matched_member(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
+    """The member of `cast` who plays the query's character (names.match_character decides)."""
+    by_id = {m["id"]: m for m in cast}
+    found = match_character(query.character_name, cast_members(cast), actor=query.actor)
     if not isinstance(found, CastMatch):
         return found
     return by_id[found.member.person_id]
@@ -258,6 +283,23 @@ def served_size(width: int | None, height: int | None, size: str) -> tuple[int |
         return width, height
     target = min(width, int(size[1:]))
     return target, round(height * target / width)
+
+
+def _remembered(work: RankedTitle) -> dict[str, Any]:
+    candidate = work.candidate
+    return {
+        "id": candidate.id,
+        "title": candidate.titles[0] if candidate.titles else candidate.id,
+        "year": candidate.year,
+        "strength": work.strength,
+        "evidence": work.evidence,
+        "distance": work.distance,
+    }
+
+
+def _recalled(entry: dict[str, Any], rank: int) -> RankedTitle:
+    candidate = TitleCandidate(entry["id"], (entry["title"],), entry["year"], rank)
+    return RankedTitle(candidate, entry["strength"], entry["evidence"], entry["distance"])
 
 
 @dataclass(frozen=True)
@@ -334,26 +376,56 @@ class _TmdbSource:
         details = await self._details(ctx, media_id)
         return None if details is None else details["cast"]
 
-    async def _details(
-        self, ctx: SourceContext, media_id: str, *, titled: bool = False
-    ) -> dict[str, Any] | None:
+    async def _details(self, ctx: SourceContext, media_id: str) -> dict[str, Any] | None:
         """The work's `parse_details`, one cached request shared by every row of the work (None:
-        TMDB has no such work). A movie's details carry its titles and credits in one request;
-        a series' aggregate credits carry no title, so `titled` asks for its details with the
-        aggregate credits appended instead (still one request)."""
-        if self.media == MediaType.MOVIE:
-            path, params = f"/movie/{media_id}", {"append_to_response": "credits"}
-        elif titled:
-            path, params = f"/tv/{media_id}", {"append_to_response": "aggregate_credits"}
-        else:
-            path, params = f"/tv/{media_id}/aggregate_credits", {}
+        TMDB has no such work): its details with its credits (a series: the aggregate credits
+        of every season) and its alternative titles appended (`DETAILS_APPEND`)."""
+        path = f"/{self.media}/{media_id}"
+        params = {"append_to_response": DETAILS_APPEND[self.media]}
 
         async def fetch() -> dict[str, Any] | None:
             payload = await self._get(ctx, path, params)
             return None if payload is None else parse_details(payload, self.media)
 
-        key = ("details", path, params.get("append_to_response"))
+        key = ("details", path, params["append_to_response"])
         return await cached_response(ctx, PROVIDER, key, fetch)
+
+    def _plan(self, wanted: TitleQuery, results: list[dict[str, Any]]) -> TitlePlan:
+        titles = [
+            TitleCandidate(id=r["id"], titles=tuple(r["titles"]), year=r["year"], rank=i)
+            for i, r in enumerate(results)
+        ]
+        return plan_titles(wanted.title, wanted.year, titles)
+
+    async def _works(
+        self, ctx: SourceContext, wanted: TitleQuery, plan: TitlePlan
+    ) -> list[RankedTitle]:
+        """The works a shared or variant title may stand for, with the evidence for each.
+
+        The first `TITLE_WORKS_COMPARED` candidates of the plan are looked up; a work whose
+        title is not certain is kept only when what it is also called (its alternative and
+        original titles), or the given year, speaks for it. Remembered per title string.
+        """
+
+        async def choose() -> list[dict[str, Any]]:
+            shortlist = (plan.certain or plan.others)[:TITLE_WORKS_COMPARED]
+            looked_up = await asyncio.gather(
+                *(self._details(ctx, work.candidate.id) for work in shortlist)
+            )
+            chosen: list[dict[str, Any]] = []
+            for work, details in zip(shortlist, looked_up, strict=True):
+                if details is None:
+                    continue
+                if not work.certain:
+                    listed = replace(work.candidate, alternative_titles=tuple(details["titles"]))
+                    work = rank_title(wanted.title, wanted.year, listed) or work
+                if work.certain or work.evidence:
+                    chosen.append(_remembered(work))
+            return chosen
+
+        key = (self.media, normalize(wanted.title), wanted.year)
+        remembered = await remembered_works(ctx, PROVIDER, key, choose)
+        return [_recalled(entry, rank) for rank, entry in enumerate(remembered)]
 
     async def _credit(self, ctx: SourceContext, credit_id: str) -> dict[str, Any]:
         """`parse_credit` of one credit ({} when TMDB has none), cached: with no media type the
@@ -369,23 +441,32 @@ class _TmdbSource:
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
         if query.ids:
             return await self._find_by_ids(query, ctx)
-        results = await self._search(ctx, query.title, query.year)
+        wanted = split_title_year(query.title, query.year)
+        if isinstance(wanted, NoMatch):
+            return SourceAnswer.none(wanted.reason)
+        results = await self._search(ctx, wanted.title, wanted.year)
         if not results:
-            return SourceAnswer.none(f"TMDB has no {self.media} called {query.title!r}")
-        titles = [
-            TitleCandidate(id=r["id"], titles=tuple(r["titles"]), year=r["year"], rank=i)
-            for i, r in enumerate(results)
-        ]
-        title_match = match_title(query.title, query.year, titles)
-        if not isinstance(title_match, TitleMatch):
-            return SourceAnswer.none(title_match.reason)
+            return SourceAnswer.none(f"TMDB has no {self.media} called {wanted.title!r}")
+        plan = self._plan(wanted, results)
+        # One certain work: the search and its details, as ever. Otherwise the character
+        # decides between the works the title may stand for.
+        works = plan.certain if len(plan.certain) == 1 else await self._works(ctx, wanted, plan)
+        if not works:
+            return SourceAnswer.none(plan.reason)
+        casts = [await self._cast(ctx, work.candidate.id) or [] for work in works]
+        if len(works) == 1 and not casts[0]:
+            return SourceAnswer.none(f"TMDB lists no cast for {self.media} {works[0].candidate.id}")
+        chosen = pick_work(
+            query.character_name,
+            [(work, cast_members(cast)) for work, cast in zip(works, casts, strict=True)],
+            actor=query.actor,
+        )
+        if isinstance(chosen, NoMatch):
+            return SourceAnswer.none(chosen.reason)
+        title_match = chosen.work
         media_id = title_match.candidate.id
-        cast = await self._cast(ctx, media_id)
-        if not cast:
-            return SourceAnswer.none(f"TMDB lists no cast for {self.media} {media_id}")
-        member = matched_member(query, cast)
-        if isinstance(member, NoMatch):
-            return SourceAnswer.none(member.reason)
+        by_id = {m["id"]: m for m in casts[works.index(title_match)]}
+        member = by_id[chosen.match.member.person_id]
         match = Match(
             person=member["name"], character=member["character"], external_id=member["id"]
         )
@@ -436,7 +517,7 @@ class _TmdbSource:
             return await self._find_by_credit(query, ctx)
         media_id = str(ids.tmdb_id)
         work_label = id_label("tmdb_id", media_id)
-        work = await self._details(ctx, media_id, titled=True)
+        work = await self._details(ctx, media_id)
         if work is None:
             return SourceAnswer.none(f"TMDB has no {self.media} with {work_label}")
         if mismatch := title_contradiction(work_label, query, work["titles"], work["year"]):
@@ -565,21 +646,32 @@ class _TmdbSource:
         """The first `n` billed characters of the title `query` names (its character is ignored).
 
         Costs the same two cached requests as `find` (search, then details with credits), so
-        listing a cast and then resolving each of its characters asks TMDB nothing more. Credits
-        without a character name ("", "Himself") are left out.
+        listing a cast and then resolving each of its characters asks TMDB nothing more. With no
+        character to confirm a variant title, only a work's own or listed alternative title is
+        accepted. Credits without a character name ("", "Himself") are left out.
         """
-        results = await self._search(ctx, query.title, query.year)
+        wanted = split_title_year(query.title, query.year)
+        if isinstance(wanted, NoMatch):
+            return CastListing([], self.media, reason=wanted.reason)
+        results = await self._search(ctx, wanted.title, wanted.year)
         if not results:
-            reason = f"TMDB has no {self.media} called {query.title!r}"
+            reason = f"TMDB has no {self.media} called {wanted.title!r}"
             return CastListing([], self.media, reason=reason)
-        titles = [
-            TitleCandidate(id=r["id"], titles=tuple(r["titles"]), year=r["year"], rank=i)
-            for i, r in enumerate(results)
-        ]
-        title_match = match_title(query.title, query.year, titles)
-        if not isinstance(title_match, TitleMatch):
-            return CastListing([], self.media, reason=title_match.reason)
-        found = title_match.candidate
+        plan = self._plan(wanted, results)
+        if plan.certain:
+            # No character to decide between works sharing the title: TMDB's first, as ever.
+            found = plan.certain[0].candidate
+        else:
+            # Nor to confirm a variant: only a title TMDB lists for the work is enough.
+            works = await self._works(ctx, wanted, plan)
+            also = [work for work in works if work.strength == "alternative"]
+            if len(also) != 1:
+                reason = plan.reason
+                if also:
+                    named = " and ".join(work.describe() for work in also)
+                    reason = f"ambiguous: '{wanted.title}' is also the title of {named}"
+                return CastListing([], self.media, reason=reason)
+            found = also[0].candidate
         cast = await self._cast(ctx, found.id) or []
         listed: list[BilledCharacter] = []
         for member in sorted(cast, key=lambda m: m["order"]):

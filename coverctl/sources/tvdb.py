@@ -3,6 +3,11 @@
 The bearer token lasts a month: it is kept in memory and in the cache until it expires. A 401 on
 a data call means the token went stale: log in again once, then give up with exit 4.
 
+A series is matched on every title the search gives it (name, English translation, aliases,
+translations, slug). When several series share the title ("House of Cards" and "House of Cards
+(US)") or only a variant of theirs matches (a subtitle, a franchise name), the extended records
+of at most `TITLE_WORKS_COMPARED` of them are fetched and the character decides.
+
 Rows with TVDB ids skip the search (`_find_by_ids`, rules in `coverctl/identity.py`): `tvdb_id`
 costs the same cached extended-record request as a search's match, `tvdb_character_id` alone one
 `/characters/{id}` request (and the series record when its original title is not the row's).
@@ -17,7 +22,7 @@ import time
 from typing import Any, ClassVar
 
 from coverctl.config import Settings
-from coverctl.constants import MediaType, QualityScore, Source
+from coverctl.constants import TITLE_WORKS_COMPARED, MediaType, QualityScore, Source
 from coverctl.errors import CredentialRejected, IdentityMismatch, ProviderResponseError
 from coverctl.identity import character_contradiction, id_label, title_contradiction
 from coverctl.models import Candidate, Match, Query
@@ -26,10 +31,11 @@ from coverctl.names import (
     CastMember,
     NoMatch,
     TitleCandidate,
-    TitleMatch,
     match_character,
-    match_title,
     normalize,
+    pick_work,
+    plan_titles,
+    split_title_year,
 )
 from coverctl.sources.base import (
     SourceAnswer,
@@ -171,9 +177,9 @@ def parse_character(payload: Any) -> dict[str, Any]:
     }
 
 
-def matched_character(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
-    """The character of `cast` the query names (names.match_character decides)."""
-    members = [
+def cast_members(cast: list[dict[str, Any]]) -> list[CastMember]:
+    """A series' parsed characters as `names` matches them."""
+    return [
         CastMember(
             person_id=c["id"] or c["character_id"],
             person_name=c["person"],
@@ -183,6 +189,11 @@ def matched_character(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any
         )
         for c in cast
     ]
+
+
+def matched_character(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
+    """The character of `cast` the query names (names.match_character decides)."""
+    members = cast_members(cast)
     found = match_character(query.character_name, members, actor=query.actor)
     if not isinstance(found, CastMatch):
         return found
@@ -280,37 +291,51 @@ class TvdbSource:
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
         if query.ids:
             return await self._find_by_ids(query, ctx)
+        wanted = split_title_year(query.title, query.year)
+        if isinstance(wanted, NoMatch):
+            return SourceAnswer.none(wanted.reason)
 
         async def search() -> list[dict[str, Any]]:
-            params: dict[str, Any] = {"query": query.title, "type": "series"}
-            if query.year:
-                params["year"] = query.year
+            params: dict[str, Any] = {"query": wanted.title, "type": "series"}
+            if wanted.year:
+                params["year"] = wanted.year
             results = parse_search(await self._get(ctx, "/search", params) or {"data": []})
-            if not results and query.year:
+            if not results and wanted.year:
                 params.pop("year")
                 results = parse_search(await self._get(ctx, "/search", params) or {"data": []})
             return results
 
         results = await cached_response(
-            ctx, PROVIDER, ("/search", normalize(query.title), query.year), search
+            ctx, PROVIDER, ("/search", normalize(wanted.title), wanted.year), search
         )
         titles = [
             TitleCandidate(id=r["id"], titles=tuple(r["titles"]), year=r["year"], rank=i)
             for i, r in enumerate(results)
         ]
-        title_match = match_title(query.title, query.year, titles)
-        if not isinstance(title_match, TitleMatch):
+        plan = plan_titles(wanted.title, wanted.year, titles)
+        # One certain series costs its extended record, as ever; a shared or variant title
+        # costs one for each series compared, and the character decides. The search already
+        # gave every title TVDB knows a series by, so a result none of whose titles is like the
+        # query (TVDB's search also reads overviews) is not a candidate, whatever its year.
+        others = [work for work in plan.others if work.strength != "unconfirmed"]
+        works = (plan.certain or others)[:TITLE_WORKS_COMPARED]
+        if not works:
             return SourceAnswer.none(
-                title_match.reason if results else f"TVDB has no series called {query.title!r}"
+                plan.reason if results else f"TVDB has no series called {wanted.title!r}"
             )
-        series_id = title_match.candidate.id
-        series = await self._series(ctx, series_id)
-        cast = series["characters"] if series else None
-        if not cast:
-            return SourceAnswer.none(f"TVDB lists no characters for series {series_id}")
-        chosen = matched_character(query, cast)
-        if isinstance(chosen, NoMatch):
-            return SourceAnswer.none(chosen.reason)
+        looked_up = await asyncio.gather(*(self._series(ctx, w.candidate.id) for w in works))
+        casts = [series["characters"] if series else [] for series in looked_up]
+        if len(works) == 1 and not casts[0]:
+            return SourceAnswer.none(f"TVDB lists no characters for series {works[0].candidate.id}")
+        rosters = [cast_members(cast) for cast in casts]
+        picked = pick_work(
+            query.character_name, list(zip(works, rosters, strict=True)), actor=query.actor
+        )
+        if isinstance(picked, NoMatch):
+            return SourceAnswer.none(picked.reason)
+        title_match = picked.work
+        chosen_in = works.index(title_match)
+        chosen = casts[chosen_in][rosters[chosen_in].index(picked.match.member)]
         match = Match(
             person=chosen["person"] or None,
             character=chosen["name"],

@@ -10,6 +10,7 @@ from the same books. `forbid_search()` makes any search fail loudly (rows with i
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -64,8 +65,16 @@ def book(
     alternative_titles: tuple[str, ...] = (),
     subtitle: str | None = None,
     series: tuple[str, ...] = (),
+    position: float | None = None,
 ) -> dict[str, Any]:
-    """A book document as Hardcover's Typesense index returns it."""
+    """A book document as Hardcover's Typesense index returns it; `position` is the book's place
+    in its featured series (the first of `series`)."""
+    featured = None
+    if series and position is not None:
+        featured = {
+            "position": position,
+            "series": {"name": series[0], "books_count": 12, "primary_books_count": 5},
+        }
     return {
         "activities_count": users // 10,
         "alternative_titles": list(alternative_titles),
@@ -75,7 +84,7 @@ def book(
         "contribution_types": ["Author"],
         "cover_color": "Brown",
         "description": f"The book {title}.",
-        "featured_series": None,
+        "featured_series": featured,
         "genres": ["Fiction"],
         "has_audiobook": True,
         "has_ebook": True,
@@ -135,6 +144,25 @@ BOOKS: list[dict[str, Any]] = [
     book(28210, "Emma", 1815, ["Jane Austen"], users=60_000),
     book(1399001, "Emma", 2014, ["Alexander McCall Smith"], users=2_000),
     book(555001, "The Quiet Lighthouse", 2019, ["A. N. Author"], users=150, image=None),
+    # Searching the series name finds its books (Typesense searches `series_names` too).
+    book(
+        13496,
+        "A Clash of Kings",
+        1998,
+        ["George R.R. Martin"],
+        users=120_000,
+        series=("A Song of Ice and Fire",),
+        position=2,
+    ),
+    book(
+        13495,
+        "A Game of Thrones",
+        1996,
+        ["George R.R. Martin"],
+        users=110_000,
+        series=("A Song of Ice and Fire",),
+        position=1,
+    ),
     book(555002, "The Dark Knight", 2008, ["Dennis O'Neil"], users=900),
 ]
 
@@ -149,11 +177,26 @@ CHARACTERS: list[dict[str, Any]] = [
         ["J.K. Rowling"],
     ),
     character(103, "Emma Woodhouse", ["Emma"], ["Jane Austen"]),
+    character(
+        104,
+        "Tyrion Lannister",
+        ["A Game of Thrones", "A Clash of Kings"],
+        ["George R.R. Martin"],
+    ),
+    character(105, "Davos Seaworth", ["A Clash of Kings"], ["George R.R. Martin"]),
 ]
 
 
 def _words(text: str) -> list[str]:
     return re.sub(r"[^\w ]", " ", text.lower().replace("'", "")).split()
+
+
+def _near(word: str, words: list[str]) -> bool:
+    """Typesense forgives a typo: one of `words` is `word` or one letter away from it."""
+    return any(
+        w == word or (len(word) > 4 and difflib.SequenceMatcher(None, w, word).ratio() >= 0.85)
+        for w in words
+    )
 
 
 def typesense(documents: list[dict[str, Any]], q: str, per_page: int, kind: str) -> dict[str, Any]:
@@ -243,7 +286,7 @@ class FakeHardcover(FakeService):
             ]
             docs.sort(key=lambda b: -b["users_count"])
         elif kind == "character":
-            docs = [c for c in self.characters if all(w in _words(c["name"]) for w in wanted)]
+            docs = [c for c in self.characters if all(_near(w, _words(c["name"])) for w in wanted)]
         else:
             raise UnexpectedRequest(f"Hardcover fake does not serve query_type {kind!r}")
         self.searches.append((kind, q))

@@ -1,6 +1,12 @@
 """A TMDB v3 fake with the real reply shapes (api-reference.md), including its error bodies.
 
 `forbid_search()` makes any search request fail loudly: a row resolved by ids must not search.
+
+Like the real search, `/search/movie` and `/search/tv` also find a work through its original and
+alternative titles (a US title finds the film TMDB lists under its UK one), and through a
+spelling without punctuation ("MASH" finds "M*A*S*H"). Details answer the sections named in
+`append_to_response`: `credits` / `aggregate_credits` and `alternative_titles` (movie:
+`{"titles": [...]}`, TV: `{"results": [...]}`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,32 @@ RATE_LIMIT_BODY = {
     "status_message": "Your request count (41) is over the allowed limit of 40.",
     "success": False,
 }
+
+
+def alternative(country: str, title: str, kind: str = "") -> dict[str, str]:
+    """One entry of TMDB's `alternative_titles`."""
+    return {"iso_3166_1": country, "title": title, "type": kind}
+
+
+def tv_member(
+    person_id: int, name: str, character: str, order: int, profile: str | None
+) -> dict[str, Any]:
+    """One `aggregate_credits` cast entry: the roles of every season."""
+    return {
+        "adult": False,
+        "gender": 2,
+        "id": person_id,
+        "known_for_department": "Acting",
+        "name": name,
+        "original_name": name,
+        "popularity": 12.0,
+        "profile_path": profile,
+        "roles": [
+            {"credit_id": f"5257{person_id:08x}", "character": character, "episode_count": 20}
+        ],
+        "total_episode_count": 20,
+        "order": order,
+    }
 
 
 def cast_member(
@@ -150,6 +182,65 @@ MOVIES: dict[int, dict[str, Any]] = {
             ),
         ],
     },
+    671: {
+        "title": "Harry Potter and the Philosopher's Stone",
+        "original_title": "Harry Potter and the Philosopher's Stone",
+        "release_date": "2001-11-16",
+        "popularity": 150.0,
+        "alternative_titles": [
+            alternative("US", "Harry Potter and the Sorcerer's Stone"),
+            alternative("DE", "Harry Potter und der Stein der Weisen"),
+            alternative("US", "Harry Potter 1", "sortable short title"),
+        ],
+        "cast": [
+            cast_member(10980, "Daniel Radcliffe", "Harry Potter", 0, "/radcliffe.jpg"),
+            cast_member(10989, "Rupert Grint", "Ron Weasley", 1, "/grint.jpg"),
+            cast_member(10990, "Emma Watson", "Hermione Granger", 2, "/watson.jpg"),
+        ],
+    },
+    122: {
+        "title": "The Lord of the Rings: The Return of the King",
+        "original_title": "The Lord of the Rings: The Return of the King",
+        "release_date": "2003-12-01",
+        "popularity": 110.0,
+        "alternative_titles": [alternative("US", "LOTR3 - The Return of the King")],
+        "cast": [
+            cast_member(109, "Elijah Wood", "Frodo", 0, "/wood.jpg"),
+            cast_member(110, "Viggo Mortensen", "Aragorn", 2, "/mortensen.jpg"),
+            cast_member(1327, "Ian McKellen", "Gandalf", 1, "/mckellen.jpg"),
+        ],
+    },
+    31180: {
+        "title": "The Return of the King: A Filmmakers' Journey",
+        "original_title": "The Return of the King: A Filmmakers' Journey",
+        "release_date": "2003-11-25",
+        "popularity": 3.2,
+        "cast": [
+            cast_member(109, "Elijah Wood", "Himself", 0, "/wood.jpg"),
+            cast_member(108, "Peter Jackson", "Himself", 1, "/jackson.jpg"),
+        ],
+    },
+    58: {
+        "title": "Pirates of the Caribbean: Dead Man's Chest",
+        "original_title": "Pirates of the Caribbean: Dead Man's Chest",
+        "release_date": "2006-06-20",
+        "popularity": 85.0,
+        "cast": [
+            cast_member(85, "Johnny Depp", "Captain Jack Sparrow", 0, "/depp.jpg"),
+            cast_member(114, "Orlando Bloom", "Will Turner", 1, "/bloom.jpg"),
+            cast_member(2440, "Bill Nighy", "Davy Jones", 3, "/nighy.jpg"),
+        ],
+    },
+    1865: {
+        "title": "Pirates of the Caribbean: On Stranger Tides",
+        "original_title": "Pirates of the Caribbean: On Stranger Tides",
+        "release_date": "2011-05-15",
+        "popularity": 80.0,
+        "cast": [
+            cast_member(85, "Johnny Depp", "Captain Jack Sparrow", 0, "/depp.jpg"),
+            cast_member(955, "Penélope Cruz", "Angelica", 1, "/cruz.jpg"),
+        ],
+    },
 }
 
 TV: dict[int, dict[str, Any]] = {
@@ -199,8 +290,39 @@ TV: dict[int, dict[str, Any]] = {
             },
         ],
     },
+    1425: {
+        "name": "House of Cards",
+        "original_name": "House of Cards",
+        "first_air_date": "2013-02-01",
+        "popularity": 95.0,
+        "alternative_titles": [alternative("US", "House of Cards (US)")],
+        "cast": [
+            tv_member(1979, "Kevin Spacey", "Francis 'Frank' Underwood", 0, "/spacey.jpg"),
+            tv_member(3293, "Robin Wright", "Claire Underwood", 1, "/wright.jpg"),
+        ],
+    },
+    8592: {
+        "name": "House of Cards",
+        "original_name": "House of Cards",
+        "first_air_date": "1990-11-18",
+        "popularity": 20.0,
+        "alternative_titles": [alternative("GB", "House of Cards (UK)")],
+        "cast": [
+            tv_member(39188, "Ian Richardson", "Francis Urquhart", 0, "/richardson.jpg"),
+            tv_member(39189, "Susannah Harker", "Mattie Storin", 1, "/harker.jpg"),
+        ],
+    },
+    918: {
+        "name": "M*A*S*H",
+        "original_name": "M*A*S*H",
+        "first_air_date": "1972-09-17",
+        "popularity": 60.0,
+        "cast": [
+            tv_member(21278, "Alan Alda", "Hawkeye Pierce", 0, "/alda.jpg"),
+            tv_member(21279, "Loretta Swit", "Margaret Houlihan", 1, "/swit.jpg"),
+        ],
+    },
 }
-
 
 # Fields of a fake item that are not part of a search result: the cast, and the sections a
 # details request only gets when it asks for them (or, for the collection, from details only).
@@ -248,6 +370,7 @@ class FakeTmdb(FakeService):
         self.route("GET", r"/3/tv/(?P<id>\d+)/alternative_titles", self._tv_titles)
         self.route("GET", r"/3/tv/(?P<id>\d+)/aggregate_credits", self._tv_credits)
         self.route("GET", r"/3/tv/(?P<id>\d+)", self._tv)
+        self.route("GET", r"/3/tv/(?P<id>\d+)/aggregate_credits", self._tv_credits)
         self.route("GET", r"/3/credit/(?P<id>[^/]+)", self._credit)
         self.route("GET", r"/3/configuration", self._configuration)
         self.route("GET", r"/3/person/(?P<id>\d+)/images", self._person_images)

@@ -130,6 +130,65 @@ SERIES: dict[int, dict[str, Any]] = {
             ),
         ],
     },
+    # Two series share a title; TVDB sets the younger apart with "(US)" in its name.
+    78881: {
+        "name": "House of Cards",
+        "slug": "house-of-cards",
+        "year": "1990",
+        "aliases": ["House of Cards (UK)"],
+        "translations": {"eng": "House of Cards"},
+        "characters": [
+            character(
+                31,
+                "Francis Urquhart",
+                "Ian Richardson",
+                310001,
+                image="/banners/v4/character/31/urquhart.jpg",
+                person_img=None,
+                sort=1,
+            ),
+        ],
+    },
+    262980: {
+        "name": "House of Cards (US)",
+        "slug": "house-of-cards-us",
+        "year": "2013",
+        "aliases": [],
+        "translations": {"eng": "House of Cards (US)", "deu": "House of Cards"},
+        "characters": [
+            character(
+                41,
+                "Frank Underwood",
+                "Kevin Spacey",
+                310002,
+                image="/banners/v4/character/41/underwood.jpg",
+                person_img=None,
+                sort=1,
+            ),
+        ],
+    },
+    # The name in Japanese, the English title only in the translations.
+    104021: {
+        "name": "聖闘士星矢 THE LOST CANVAS 冥王神話",
+        "slug": "saint-seiya-the-lost-canvas",
+        "year": "2009",
+        "aliases": [],
+        "translations": {
+            "jpn": "聖闘士星矢 THE LOST CANVAS 冥王神話",
+            "eng": "Saint Seiya: The Lost Canvas",
+        },
+        "characters": [
+            character(
+                51,
+                "Pegasus Tenma",
+                "Kaori Mizuhashi",
+                310003,
+                image="https://artworks.thetvdb.com/banners/tenma.jpg",
+                person_img=None,
+                sort=1,
+            ),
+        ],
+    },
 }
 
 
