@@ -1401,9 +1401,11 @@ CERTAIN_STRENGTHS: Final = frozenset({"exact", "fuzzy"})
 
 VARIANT_MIN_LENGTH: Final[int] = 4
 """Fewest letters (spaces not counted) a query needs to stand for a part of a longer title, so
-"Up" or "It" never become a part of "Up in the Air" or "It Follows". A part that is not set off
-by a separator (":", " - ", an en or em dash) must also be at least two words: "Harry Potter" for
-"Harry Potter and the Philosopher's Stone", but never "Star" for "Star Wars"."""
+"Up" or "It" never become a part of "Up in the Air" or "It Follows". A part at the end of a
+title that is not set off by a separator (":", " - ", an en or em dash) must be at least two
+words: "The Fellowship of the Ring" ends "The Making of The Fellowship of the Ring", but "King"
+is no part of "The Return of the King". The first words of a title may be one word ("Batman" for
+"Batman Begins"), never cut before a joining word ("Harry Potter and", "Return of the")."""
 
 _TITLE_YEAR: Final = re.compile(
     r"^(?P<title>.*?\S)\s*[(\[]\s*(?P<year>(?:18|19|20)\d\d)\s*[)\]]\s*$"
@@ -1489,11 +1491,6 @@ class RankedTitle:
         """The title itself matches: no character is needed to accept the work."""
         return self.strength in CERTAIN_STRENGTHS
 
-    @property
-    def title(self) -> str | None:
-        """The work's own (first) title."""
-        return self.candidate.titles[0] if self.candidate.titles else None
-
     def describe(self) -> str:
         """The work as people would name it: "'House of Cards' (1990)"."""
         candidate = self.candidate
@@ -1510,9 +1507,10 @@ class TitlePlan:
 
     ``certain`` holds the works whose own title matches (only the best kind and, with a year,
     the nearest year), best first: one of them is today's cheap path (one details request).
-    ``others`` holds, when nothing is certain, every other result that passes the year filter,
-    best first, each with its evidence, for a character to confirm. ``reason`` says why no
-    title is certain.
+    ``others`` holds every other result that passes the year filter, best first, each with its
+    evidence, for a character to confirm: when nothing is certain, or when no certain work has
+    the character (the franchise name "Batman" for a character only "Batman Begins" has).
+    ``reason`` says why no title is certain.
     """
 
     certain: list[RankedTitle]
@@ -1569,11 +1567,7 @@ def _part_of_title(query_key: str, title: str) -> str | None:
         words = normalize(form).split()
         for cut in range(1, len(words)):
             head = _strip_leading(" ".join(words[:cut]), _TITLE_ARTICLES)
-            if (
-                len(head.split()) >= 2
-                and words[cut - 1] not in _JOINING_WORDS
-                and _compact(head) == wanted
-            ):
+            if words[cut - 1] not in _JOINING_WORDS and _compact(head) == wanted:
                 return "its franchise name"
             tail = _strip_leading(" ".join(words[cut:]), _TITLE_ARTICLES)
             starts_joined = words[cut] in _JOINING_WORDS and words[cut] not in _TITLE_ARTICLES
@@ -1641,10 +1635,11 @@ def plan_titles(query: str, year: int | None, candidates: Sequence[TitleCandidat
         key=RankedTitle.sort_key,
     )
     certain = [r for r in ranked if r.certain]
+    others = [r for r in ranked if not r.certain]
     if certain:
         best = certain[0]
         certain = [r for r in certain if (r.strength, r.distance) == (best.strength, best.distance)]
-        return TitlePlan(certain, [], "")
+        return TitlePlan(certain, others, "")
     matching = [c for c in candidates if _title_kind(query_key, c.titles) is not None]
     if not matching:
         first = min(candidates, key=lambda c: c.rank)
@@ -1655,7 +1650,7 @@ def plan_titles(query: str, year: int | None, candidates: Sequence[TitleCandidat
         if any(_work_year(c) is None for c in matching):
             found.append("one of unknown year")
         reason = f"no '{query}' from {year} in the results; found {', '.join(found)}"
-    return TitlePlan([], ranked, reason)
+    return TitlePlan([], others, reason)
 
 
 def match_title(
@@ -1697,15 +1692,15 @@ def pick_work(
     remakes, the entries of a franchise). Works are taken tier by tier (certain titles, then
     alternative titles, series, variants, the year alone); the first tier where anybody
     matches decides: its one work with a strong match (exact or partial) wins, else its one work
-    with a fuzzy match. Two works that both have the character are ambiguous, and so is a
+    with a fuzzy match. Two works that both have the character are ambiguous unless the same
+    person plays it in both (``person_id``: one face, the first work is reported), and so is a
     work whose own cast is ambiguous. A work whose title is not certain needs evidence and a
     strong match, never a fuzzy one: a loose title and a loose name together are too weak to
-    tell whose face it is. With one certain work this is exactly :func:`match_character`. Each
-    work's own title is given to it, for the title character rule ("Presley" in *Elvis*).
+    tell whose face it is. With one certain work this is exactly :func:`match_character`.
     """
     if len(works) == 1 and works[0][0].certain:
         work, cast = works[0]
-        found = match_character(character, cast, actor, title=work.title)
+        found = match_character(character, cast, actor)
         return WorkMatch(work, found) if isinstance(found, CastMatch) else found
     matched: dict[int, list[WorkMatch]] = {}
     unsettled: dict[int, list[tuple[RankedTitle, NoMatch]]] = {}  # ambiguous in their own cast
@@ -1717,7 +1712,7 @@ def pick_work(
             refused.append(f"{work.describe()} lists no cast")
             continue
         tier = 0 if work.certain else _STRENGTH_RANK[work.strength]
-        found = match_character(character, cast, actor, title=work.title)
+        found = match_character(character, cast, actor)
         if isinstance(found, NoMatch):
             if found.reason.startswith("ambiguous"):
                 unsettled.setdefault(tier, []).append((work, found))
@@ -1734,7 +1729,8 @@ def pick_work(
         hits = matched.get(tier, [])
         best = [hit for hit in hits if hit.match.kind != "fuzzy"] or hits
         inside = unsettled.get(tier, [])
-        if len(best) == 1 and not inside:
+        # The same person in several works (a role across a franchise) is one face: no doubt.
+        if best and not inside and len({hit.match.member.person_id for hit in best}) == 1:
             return best[0]
         if not best and len(inside) == 1:
             work, ambiguous = inside[0]

@@ -443,6 +443,7 @@ def _hardcover_book(doc: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
         image="cover" if state is not None else None,
         alternative_titles=tuple(doc.get("alternative_titles", ())),
         series=tuple(doc.get("series", ())),
+        position=doc.get("position"),
     )
 
 

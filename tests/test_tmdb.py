@@ -327,15 +327,35 @@ def test_a_franchise_name_when_one_entry_has_the_character(
     assert len(tmdb.requests) == sent
 
 
-def test_a_franchise_name_when_two_entries_have_the_character_is_ambiguous(
+def test_a_franchise_name_when_one_actor_plays_the_character_in_several_entries(
     harness: ResolverHarness,
 ) -> None:
     result = harness.resolve(Query("Will Turner", "Pirates of the Caribbean", None, "movie"))
+    assert result.candidate is not None and result.candidate.matched.person == "Orlando Bloom"
+
+
+def test_a_franchise_name_when_the_role_was_recast_is_ambiguous(harness: ResolverHarness) -> None:
+    result = harness.resolve(Query("Albus Dumbledore", "Harry Potter", None, "movie"))
     assert result.status == "not_found"
     assert reason_of(result, "tmdb_movie") == (
-        "ambiguous: 'Will Turner' is in 'Pirates of the Caribbean: The Curse of the Black Pearl'"
-        " (2003) and 'Pirates of the Caribbean: Dead Man's Chest' (2006)"
+        "ambiguous: 'Albus Dumbledore' is in 'Harry Potter and the Philosopher's Stone' (2001)"
+        " and 'Harry Potter and the Prisoner of Azkaban' (2004)"
     )
+    dated = harness.resolve(Query("Albus Dumbledore", "Harry Potter", 2001, "movie"))
+    assert dated.candidate is not None and dated.candidate.matched.person == "Richard Harris"
+
+
+def test_a_franchise_name_that_is_also_a_title_asks_that_work_first(
+    harness: ResolverHarness, tmdb: FakeTmdb
+) -> None:
+    joker = harness.resolve(Query("Joker", "Batman", None, "movie"))
+    assert joker.candidate is not None and joker.candidate.matched.person == "Jack Nicholson"
+    assert paths(tmdb) == ["/3/search/movie", "/3/movie/268"]
+    # "Batman" (1989) has no Henri Ducard: the entries "Batman" is the franchise name of do.
+    ducard = harness.resolve(Query("Henri Ducard", "Batman", None, "movie"))
+    assert ducard.candidate is not None and ducard.candidate.matched.person == "Liam Neeson"
+    assert ducard.candidate.title == "Batman Begins"
+    assert paths(tmdb)[2:] == ["/3/movie/272"]
 
 
 def test_a_stylised_title_typed_plainly(harness: ResolverHarness, tmdb: FakeTmdb, tvdb) -> None:  # type: ignore[no-untyped-def]
@@ -442,7 +462,7 @@ def test_the_works_a_variant_title_resolved_to_are_remembered(
     async def recall() -> list[dict[str, Any]]:
         resolver = harness.open()
         try:
-            key = ("movie", normalize("The Return of the King"), None)
+            key = ("movie", normalize("The Return of the King"), None, "others")
             return await remembered_works(resolver.context, "tmdb", key, never)
         finally:
             await close_resolver(resolver)

@@ -255,3 +255,15 @@ def test_a_year_typed_inside_a_series_title(harness: ResolverHarness, tvdb: Fake
     (search,) = [r for r in tvdb.requests if r.url.path == "/v4/search"]
     assert (search.url.params["query"], search.url.params["year"]) == ("Breaking Bad", "2008")
     assert tvdb.count(r"/extended") == 1
+
+
+def test_a_franchise_name_that_is_also_a_series_asks_that_series_first(
+    harness: ResolverHarness, tvdb: FakeTvdb
+) -> None:
+    seiya = harness.resolve(Query("Pegasus Seiya", "Saint Seiya", None, "tv"))
+    assert seiya.candidate is not None and seiya.candidate.matched.person == "Toru Furuya"
+    assert tvdb.count(r"/extended") == 1
+    # "Saint Seiya" (1986) has no Tenma: the series it is the franchise name of has.
+    tenma = harness.resolve(Query("Pegasus Tenma", "Saint Seiya", None, "tv"))
+    assert tenma.candidate is not None and tenma.candidate.matched.person == "Kaori Mizuhashi"
+    assert tvdb.paths()[-1] == "/v4/series/104021/extended"

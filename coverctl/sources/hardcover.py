@@ -269,9 +269,18 @@ def appears_in(character_books: list[str], book_titles: list[str]) -> bool:
 
 
 def characters_in(characters: list[dict[str, Any]], book: dict[str, Any]) -> list[CastMember]:
-    """The characters of a character search whose books include `book`, as a cast to match."""
+    """The characters of a character search whose books include `book`, as a cast to match.
+
+    Their ids name the book too: the answer is the book's cover, so one character in two books
+    is two different pictures, never "the same person"."""
     return [
-        CastMember(person_id=str(i), person_name="", character=c["name"], order=i, has_image=False)
+        CastMember(
+            person_id=f"{book['id']}:{i}",
+            person_name="",
+            character=c["name"],
+            order=i,
+            has_image=False,
+        )
         for i, c in enumerate(characters)
         if appears_in(c["books"], book["titles"])
     ]

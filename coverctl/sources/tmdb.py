@@ -398,17 +398,18 @@ class _TmdbSource:
         return plan_titles(wanted.title, wanted.year, titles)
 
     async def _works(
-        self, ctx: SourceContext, wanted: TitleQuery, plan: TitlePlan
+        self, ctx: SourceContext, wanted: TitleQuery, candidates: list[RankedTitle], tier: str
     ) -> list[RankedTitle]:
         """The works a shared or variant title may stand for, with the evidence for each.
 
-        The first `TITLE_WORKS_COMPARED` candidates of the plan are looked up; a work whose
-        title is not certain is kept only when what it is also called (its alternative and
-        original titles), or the given year, speaks for it. Remembered per title string.
+        The first `TITLE_WORKS_COMPARED` of `candidates` (one tier of the plan) are looked up; a
+        work whose title is not certain is kept only when what it is also called (its
+        alternative and original titles), or the given year, speaks for it. Remembered per
+        title string and tier.
         """
 
         async def choose() -> list[dict[str, Any]]:
-            shortlist = (plan.certain or plan.others)[:TITLE_WORKS_COMPARED]
+            shortlist = candidates[:TITLE_WORKS_COMPARED]
             looked_up = await asyncio.gather(
                 *(self._details(ctx, work.candidate.id) for work in shortlist)
             )
@@ -423,7 +424,7 @@ class _TmdbSource:
                     chosen.append(_remembered(work))
             return chosen
 
-        key = (self.media, normalize(wanted.title), wanted.year)
+        key = (self.media, normalize(wanted.title), wanted.year, tier)
         remembered = await remembered_works(ctx, PROVIDER, key, choose)
         return [_recalled(entry, rank) for rank, entry in enumerate(remembered)]
 
@@ -447,31 +448,61 @@ class _TmdbSource:
         results = await self._search(ctx, wanted.title, wanted.year)
         if not results:
             return SourceAnswer.none(f"TMDB has no {self.media} called {wanted.title!r}")
-        plan = self._plan(wanted, results)
-        # One certain work: the search and its details, as ever. Otherwise the character
-        # decides between the works the title may stand for.
-        works = plan.certain if len(plan.certain) == 1 else await self._works(ctx, wanted, plan)
-        if not works:
-            return SourceAnswer.none(plan.reason)
+        picked = await self._pick_work(ctx, query, wanted, self._plan(wanted, results))
+        if isinstance(picked, NoMatch):
+            return SourceAnswer.none(picked.reason)
+        title_match, member = picked
+        media_id = title_match.candidate.id
+        match = Match(
+            person=member["name"], character=member["character"], external_id=member["id"]
+        )
+        found = title_match.candidate
+        return self._answer(ctx, member, match, media_id, found.year, found.titles[0])
+
+    async def _pick_work(
+        self, ctx: SourceContext, query: Query, wanted: TitleQuery, plan: TitlePlan
+    ) -> tuple[RankedTitle, dict[str, Any]] | NoMatch:
+        """The work and the cast member the query names.
+
+        The works whose own title it is come first: one costs its details request, as ever;
+        several (a shared title) are compared by the character. When none of them has the
+        character, or no work has the title, the other results a second signal speaks for
+        (an alternative title, a subtitle or franchise name, the year) are compared the same
+        way, each at most once per title string.
+        """
+        found: tuple[RankedTitle, dict[str, Any]] | NoMatch = NoMatch(plan.reason)
+        if plan.certain:
+            certain = plan.certain
+            if len(certain) > 1:
+                certain = await self._works(ctx, wanted, certain, "certain")
+            found = await self._pick_in(ctx, query, certain)
+            settled = not isinstance(found, NoMatch) or found.reason.startswith("ambiguous")
+            if settled or not plan.others:
+                return found
+        variants = await self._works(ctx, wanted, plan.others, "others")
+        if not variants:
+            return found
+        fallback = await self._pick_in(ctx, query, variants)
+        if isinstance(fallback, NoMatch) and plan.certain:
+            return fallback if fallback.reason.startswith("ambiguous") else found
+        return fallback
+
+    async def _pick_in(
+        self, ctx: SourceContext, query: Query, works: list[RankedTitle]
+    ) -> tuple[RankedTitle, dict[str, Any]] | NoMatch:
+        """`names.pick_work` over `works` (their casts: one cached details request each)."""
         casts = [await self._cast(ctx, work.candidate.id) or [] for work in works]
-        if len(works) == 1 and not casts[0]:
-            return SourceAnswer.none(f"TMDB lists no cast for {self.media} {works[0].candidate.id}")
+        if len(works) == 1 and works[0].certain and not casts[0]:
+            return NoMatch(f"TMDB lists no cast for {self.media} {works[0].candidate.id}")
         chosen = pick_work(
             query.character_name,
             [(work, cast_members(cast)) for work, cast in zip(works, casts, strict=True)],
             actor=query.actor,
         )
         if isinstance(chosen, NoMatch):
-            return SourceAnswer.none(chosen.reason)
-        title_match = chosen.work
-        media_id = title_match.candidate.id
-        by_id = {m["id"]: m for m in casts[works.index(title_match)]}
-        member = by_id[chosen.match.member.person_id]
-        match = Match(
-            person=member["name"], character=member["character"], external_id=member["id"]
-        )
-        found = title_match.candidate
-        return self._answer(ctx, member, match, media_id, found.year, found.titles[0])
+            return chosen
+        cast = casts[works.index(chosen.work)]
+        return chosen.work, next(m for m in cast if m["id"] == chosen.match.member.person_id)
 
     def _answer(
         self,
@@ -663,7 +694,7 @@ class _TmdbSource:
             found = plan.certain[0].candidate
         else:
             # Nor to confirm a variant: only a title TMDB lists for the work is enough.
-            works = await self._works(ctx, wanted, plan)
+            works = await self._works(ctx, wanted, plan.others, "others")
             also = [work for work in works if work.strength == "alternative"]
             if len(also) != 1:
                 reason = plan.reason

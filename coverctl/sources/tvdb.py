@@ -30,7 +30,9 @@ from coverctl.names import (
     CastMatch,
     CastMember,
     NoMatch,
+    RankedTitle,
     TitleCandidate,
+    TitlePlan,
     match_character,
     normalize,
     pick_work,
@@ -312,30 +314,12 @@ class TvdbSource:
             TitleCandidate(id=r["id"], titles=tuple(r["titles"]), year=r["year"], rank=i)
             for i, r in enumerate(results)
         ]
-        plan = plan_titles(wanted.title, wanted.year, titles)
-        # One certain series costs its extended record, as ever; a shared or variant title
-        # costs one for each series compared, and the character decides. The search already
-        # gave every title TVDB knows a series by, so a result none of whose titles is like the
-        # query (TVDB's search also reads overviews) is not a candidate, whatever its year.
-        others = [work for work in plan.others if work.strength != "unconfirmed"]
-        works = (plan.certain or others)[:TITLE_WORKS_COMPARED]
-        if not works:
-            return SourceAnswer.none(
-                plan.reason if results else f"TVDB has no series called {wanted.title!r}"
-            )
-        looked_up = await asyncio.gather(*(self._series(ctx, w.candidate.id) for w in works))
-        casts = [series["characters"] if series else [] for series in looked_up]
-        if len(works) == 1 and not casts[0]:
-            return SourceAnswer.none(f"TVDB lists no characters for series {works[0].candidate.id}")
-        rosters = [cast_members(cast) for cast in casts]
-        picked = pick_work(
-            query.character_name, list(zip(works, rosters, strict=True)), actor=query.actor
-        )
+        if not results:
+            return SourceAnswer.none(f"TVDB has no series called {wanted.title!r}")
+        picked = await self._pick_series(ctx, query, plan_titles(wanted.title, wanted.year, titles))
         if isinstance(picked, NoMatch):
             return SourceAnswer.none(picked.reason)
-        title_match = picked.work
-        chosen_in = works.index(title_match)
-        chosen = casts[chosen_in][rosters[chosen_in].index(picked.match.member)]
+        title_match, chosen = picked
         match = Match(
             person=chosen["person"] or None,
             character=chosen["name"],
@@ -343,6 +327,47 @@ class TvdbSource:
         )
         found_series = title_match.candidate
         return self._answer(ctx, chosen, match, found_series.year, found_series.titles[0])
+
+    async def _pick_series(
+        self, ctx: SourceContext, query: Query, plan: TitlePlan
+    ) -> tuple[RankedTitle, dict[str, Any]] | NoMatch:
+        """The series and the character the query names: the series whose own title it is
+        first (one costs its extended record, as ever; several are compared by the character),
+        then, when none has the character, series a subtitle or franchise name links to it.
+
+        The search already gave every title TVDB knows a series by, so a result none of whose
+        titles is like the query (TVDB's search also reads overviews) is no candidate, whatever
+        its year.
+        """
+        found: tuple[RankedTitle, dict[str, Any]] | NoMatch = NoMatch(plan.reason)
+        if plan.certain:
+            found = await self._pick_in(ctx, query, plan.certain[:TITLE_WORKS_COMPARED])
+            if not isinstance(found, NoMatch) or found.reason.startswith("ambiguous"):
+                return found
+        variants = [work for work in plan.others if work.strength != "unconfirmed"]
+        if not variants:
+            return found
+        fallback = await self._pick_in(ctx, query, variants[:TITLE_WORKS_COMPARED])
+        if isinstance(fallback, NoMatch) and plan.certain:
+            return fallback if fallback.reason.startswith("ambiguous") else found
+        return fallback
+
+    async def _pick_in(
+        self, ctx: SourceContext, query: Query, works: list[RankedTitle]
+    ) -> tuple[RankedTitle, dict[str, Any]] | NoMatch:
+        """`names.pick_work` over `works` (their characters: one cached extended record each)."""
+        looked_up = await asyncio.gather(*(self._series(ctx, w.candidate.id) for w in works))
+        casts = [series["characters"] if series else [] for series in looked_up]
+        if len(works) == 1 and works[0].certain and not casts[0]:
+            return NoMatch(f"TVDB lists no characters for series {works[0].candidate.id}")
+        rosters = [cast_members(cast) for cast in casts]
+        picked = pick_work(
+            query.character_name, list(zip(works, rosters, strict=True)), actor=query.actor
+        )
+        if isinstance(picked, NoMatch):
+            return picked
+        index = works.index(picked.work)
+        return picked.work, casts[index][rosters[index].index(picked.match.member)]
 
     def _answer(
         self,

@@ -180,6 +180,7 @@ MOVIES: dict[int, dict[str, Any]] = {
                 1,
                 "/qCpZn2e3dimwbryLnqxZuI88PTi.jpg",
             ),
+            cast_member(3896, "Liam Neeson", "Henri Ducard", 2, "/neeson.jpg"),
         ],
     },
     671: {
@@ -196,6 +197,29 @@ MOVIES: dict[int, dict[str, Any]] = {
             cast_member(10980, "Daniel Radcliffe", "Harry Potter", 0, "/radcliffe.jpg"),
             cast_member(10989, "Rupert Grint", "Ron Weasley", 1, "/grint.jpg"),
             cast_member(10990, "Emma Watson", "Hermione Granger", 2, "/watson.jpg"),
+            cast_member(194, "Richard Harris", "Albus Dumbledore", 4, "/harris.jpg"),
+        ],
+    },
+    # Dumbledore recast: Michael Gambon from the third film on.
+    673: {
+        "title": "Harry Potter and the Prisoner of Azkaban",
+        "original_title": "Harry Potter and the Prisoner of Azkaban",
+        "release_date": "2004-05-31",
+        "popularity": 120.0,
+        "cast": [
+            cast_member(10980, "Daniel Radcliffe", "Harry Potter", 0, "/radcliffe.jpg"),
+            cast_member(10990, "Emma Watson", "Hermione Granger", 2, "/watson.jpg"),
+            cast_member(5658, "Michael Gambon", "Albus Dumbledore", 5, "/gambon.jpg"),
+        ],
+    },
+    268: {
+        "title": "Batman",
+        "original_title": "Batman",
+        "release_date": "1989-06-21",
+        "popularity": 60.0,
+        "cast": [
+            cast_member(2232, "Michael Keaton", "Batman / Bruce Wayne", 0, "/keaton.jpg"),
+            cast_member(514, "Jack Nicholson", "Joker / Jack Napier", 1, "/nicholson.jpg"),
         ],
     },
     122: {
