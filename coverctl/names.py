@@ -781,6 +781,11 @@ LEAD_MAX_ORDER: Final[int] = 2
 title-character rules: TMDB bills the film's one to three stars at 0..2, TVDB's ``sort`` starts at
 1 for its lead."""
 
+TITLE_ROLE_MAX_ORDER: Final[int] = 10
+"""Highest billing ``order`` at which a credit made only of title words ("Private Ryan" in *Saving
+Private Ryan*) is the title's character for the title-character rule: the one the film is named
+after is billed among its first ten credits even when stars are billed above them."""
+
 FAR_BELOW_MIN_ORDER: Final[int] = 10
 """Lowest billing ``order`` of the other people sharing a name with the lead for the lead to win
 (rule "clear lead"): past the first ten credits come the supporting parts and bit parts, not a
@@ -1041,13 +1046,24 @@ def _title_words(title: str | None) -> frozenset[str]:
     )
 
 
-def _is_title_character(credit: _Credit, title_words: frozenset[str]) -> bool:
-    """The credit names the work: "Elvis Presley" in *Elvis*, "Batman" in *Batman Begins*."""
+def _is_title_character(credit: _Credit, title_words: frozenset[str], order: float) -> bool:
+    """The credit names the work: "Elvis Presley" in *Elvis*, "Batman" in *Batman Begins*,
+    "Private Ryan" in *Saving Private Ryan*.
+
+    A credit wholly inside the title (every word of it is a title word) is the title's character
+    wherever it is billed within :data:`TITLE_ROLE_MAX_ORDER` (Private Ryan is billed ninth); a
+    credit that merely contains the title ("Elvis Presley" for *Elvis*) must be the lead, or an
+    "Elvis Impersonator" bit part would count.
+    """
     for alias in credit.aliases:
         if alias.depiction or alias.is_self or alias.generic:
             continue
         names = alias.wordset - HONORIFICS
-        if names and (alias.wordset <= title_words or title_words <= alias.wordset):
+        if not names:
+            continue
+        if alias.wordset <= title_words and order <= TITLE_ROLE_MAX_ORDER:
+            return True
+        if title_words <= alias.wordset and order <= LEAD_MAX_ORDER:
             return True
     return False
 
@@ -1235,8 +1251,9 @@ def _settle(query: _Alias, hits: list[_Hit], cast: _Cast, literal: str) -> _Outc
             title_characters = [
                 hit
                 for hit in people
-                if hit.order <= LEAD_MAX_ORDER
-                and _is_title_character(_parse_credit(hit.member.character), cast.title_words)
+                if _is_title_character(
+                    _parse_credit(hit.member.character), cast.title_words, hit.order
+                )
             ]
             if len(title_characters) == 1:
                 return _Found(title_characters[0])
@@ -1487,6 +1504,11 @@ class RankedTitle:
     distance: int = 0  # years between the work and the given year (0 without a year)
 
     @property
+    def title(self) -> str | None:
+        """The work's own (primary) title: its title character wins a shared surname."""
+        return self.candidate.titles[0] if self.candidate.titles else None
+
+    @property
     def certain(self) -> bool:
         """The title itself matches: no character is needed to accept the work."""
         return self.strength in CERTAIN_STRENGTHS
@@ -1700,7 +1722,7 @@ def pick_work(
     """
     if len(works) == 1 and works[0][0].certain:
         work, cast = works[0]
-        found = match_character(character, cast, actor)
+        found = match_character(character, cast, actor, title=work.title)
         return WorkMatch(work, found) if isinstance(found, CastMatch) else found
     matched: dict[int, list[WorkMatch]] = {}
     unsettled: dict[int, list[tuple[RankedTitle, NoMatch]]] = {}  # ambiguous in their own cast
@@ -1712,7 +1734,7 @@ def pick_work(
             refused.append(f"{work.describe()} lists no cast")
             continue
         tier = 0 if work.certain else _STRENGTH_RANK[work.strength]
-        found = match_character(character, cast, actor)
+        found = match_character(character, cast, actor, title=work.title)
         if isinstance(found, NoMatch):
             if found.reason.startswith("ambiguous"):
                 unsettled.setdefault(tier, []).append((work, found))

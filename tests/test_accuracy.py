@@ -38,20 +38,20 @@ FLOORS: dict[str, float] = {
     "surname": 1.00,
     "nickname": 0.97,
     "honorific": 0.78,
-    "accents": 0.93,
+    "accents": 1.00,
     "voice": 0.86,
     "young_old": 0.91,
     "remake_year": 1.00,
-    "alternative_title": 0.35,
-    "partial_title": 0.17,
-    "shared_title": 0.73,
-    "family_surname": 0.77,
-    "null_photo": 0.95,
+    "alternative_title": 0.92,
+    "partial_title": 1.00,
+    "shared_title": 1.00,
+    "family_surname": 0.82,
+    "null_photo": 1.00,
     "dead_picture": 0.89,
     "absent": 1.00,
-    "ids": 0.96,
+    "ids": 1.00,
 }
-OVERALL_FLOOR = 0.94
+OVERALL_FLOOR = 0.97
 
 
 @pytest.fixture(scope="module")

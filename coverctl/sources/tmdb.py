@@ -251,7 +251,9 @@ def cast_members(cast: list[dict[str, Any]]) -> list[CastMember]:
 def matched_member(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
     """The member of `cast` who plays the query's character (names.match_character decides)."""
     by_id = {m["id"]: m for m in cast}
-    found = match_character(query.character_name, cast_members(cast), actor=query.actor)
+    found = match_character(
+        query.character_name, cast_members(cast), actor=query.actor, title=query.title
+    )
     if not isinstance(found, CastMatch):
         return found
     return by_id[found.member.person_id]

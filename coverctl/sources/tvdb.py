@@ -196,7 +196,7 @@ def cast_members(cast: list[dict[str, Any]]) -> list[CastMember]:
 def matched_character(query: Query, cast: list[dict[str, Any]]) -> dict[str, Any] | NoMatch:
     """The character of `cast` the query names (names.match_character decides)."""
     members = cast_members(cast)
-    found = match_character(query.character_name, members, actor=query.actor)
+    found = match_character(query.character_name, members, actor=query.actor, title=query.title)
     if not isinstance(found, CastMatch):
         return found
     return cast[members.index(found.member)]
