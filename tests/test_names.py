@@ -1423,6 +1423,30 @@ def test_the_title_character_must_be_the_lead() -> None:
     expect_no_match(match_character("Parker", cast, title="Peter"))
 
 
+def test_a_credit_made_of_title_words_is_the_title_character_below_the_stars() -> None:
+    # Saving Private Ryan: Matt Damon is billed ninth, the other Ryan (the famous wrong one) and
+    # the mother share the surname.
+    cast = credits_cast(
+        ("Tom Hanks", "Captain Miller", 0),
+        ("Matt Damon", "Private Ryan", 8),
+        ("Nathan Fillion", "Private James Frederick Ryan", 22),
+        ("Amanda Boxer", "Mrs. Margaret Ryan", 30),
+    )
+    expect_no_match(match_character("Ryan", cast))
+    found = expect_match(match_character("Ryan", cast, title="Saving Private Ryan"))
+    assert found.member.person_name == "Matt Damon"
+
+
+def test_a_bit_part_that_contains_the_title_is_not_the_title_character() -> None:
+    # "Elvis Impersonator" contains the title Elvis but is billed far down: only a lead whose
+    # credit contains the title counts.
+    cast = credits_cast(
+        ("Lead", "Vernon Presley", 1),
+        ("Extra", "Elvis Presley Impersonator", 25),
+    )
+    expect_no_match(match_character("Presley", cast, title="Elvis"))
+
+
 def test_the_title_never_settles_different_names() -> None:
     # The title character rule is for a shared surname, not for any word of the title.
     expect_no_match(match_character("Snow", ELVIS, title="Elvis"))
