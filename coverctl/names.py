@@ -247,7 +247,9 @@ def _word_set(words: str) -> frozenset[str]:
 # alias is the same character as the plain one, and loses to it (rule "age variants").
 _MODIFIERS: Final = _word_set(
     "young younger youngest teen teenage teenaged adolescent old older oldest elder elderly "
-    "aged age little child kid baby infant toddler adult"
+    "aged age little child kid baby infant toddler adult "
+    # French credits mark the child with a word after the name ("Amélie enfant", "Nino jeune").
+    "enfant jeune"
 )
 # Age words that are also names or nicknames ("Little John", "Baby", "Billy the Kid"): they mark
 # an age only before a full name ("Little Bruce Wayne") or in a parenthetical ("(little)").
@@ -315,6 +317,11 @@ WORD_CLASSES: Final[dict[str, str]] = {
     "teenage": "teen",
     "teenaged": "teen",
     "adolescent": "teen",
+    # A child credit is the young version whatever the word: "Young Amélie" is "Amélie enfant".
+    # Two such credits for one name (a child and a teenager both "young") are then ambiguous.
+    "child": "young",
+    "enfant": "young",
+    "jeune": "young",
 }
 """Spellings folded to one canonical word before words are compared."""
 

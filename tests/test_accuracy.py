@@ -34,15 +34,15 @@ from tests.fakes.routing import HostRouter
 FLOORS: dict[str, float] = {
     "exact_credit": 0.99,
     "alias": 1.00,
-    "first_name": 0.92,
+    "first_name": 0.95,
     "surname": 1.00,
     "nickname": 0.97,
     "honorific": 0.78,
     "accents": 1.00,
     "voice": 0.86,
-    "young_old": 0.91,
+    "young_old": 1.00,
     "remake_year": 1.00,
-    "alternative_title": 0.92,
+    "alternative_title": 1.00,
     "partial_title": 1.00,
     "shared_title": 1.00,
     "family_surname": 0.82,
@@ -51,7 +51,7 @@ FLOORS: dict[str, float] = {
     "absent": 1.00,
     "ids": 1.00,
 }
-OVERALL_FLOOR = 0.97
+OVERALL_FLOOR = 0.98
 
 
 @pytest.fixture(scope="module")

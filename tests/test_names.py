@@ -1650,3 +1650,15 @@ def test_question_key_of_a_plain_name_is_its_normal_form() -> None:
     # Cache keys made before question_key existed must still be found.
     for name in ("Bruce Wayne", "  Amélie   Poulain ", "Spider-Man", "O'Neil"):
         assert question_key(name) == normalize(name)
+
+
+def test_a_french_child_credit_is_the_young_version() -> None:
+    # "Amélie enfant" is the child Amélie: the plain name goes to the adult lead, "Young Amélie"
+    # to the child.
+    cast = credits_cast(
+        ("Audrey Tautou", "Amélie Poulain", 0),
+        ("Flora Guiet", "Amélie enfant", 10),
+    )
+    assert expect_match(match_character("Amélie", cast)).member.person_name == "Audrey Tautou"
+    young = expect_match(match_character("Young Amélie", cast)).member.person_name
+    assert young == "Flora Guiet"
