@@ -274,6 +274,14 @@ _ADDRESS_FORMS: Final = _word_set(
     "prince princess duke duchess count countess baron baroness emperor empress saint "
     "father mother sister brother uncle aunt auntie grandma grandpa granny"
 )
+# The forms of address that say the person's sex, for the "form of address + one name" rule.
+_MALE_ADDRESS: Final = _word_set(
+    "mister master sir lord king prince duke count baron emperor father brother uncle grandpa"
+)
+_FEMALE_ADDRESS: Final = _word_set(
+    "mrs ms miss missus madam madame mistress dame lady queen princess duchess countess "
+    "baroness empress mother sister aunt auntie grandma granny"
+)
 HONORIFICS: Final = _RANKS | _ADDRESS_FORMS
 """Ranks and forms of address, in their canonical spelling (see :data:`WORD_CLASSES`)."""
 
@@ -729,6 +737,9 @@ class CastMember:
     character: str  # raw provider string, e.g. "Bruce Wayne / Batman (voice)"
     order: int | None  # billing order; lower = bigger part; None = unknown (ranks last)
     has_image: bool  # never used for matching: a match without a photo is still the match
+    # The person's gender as the provider lists it ("female", "male"), None when unknown (TVDB
+    # does not list it). Only the "form of address + one name" rule reads it.
+    gender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1388,8 +1399,61 @@ def match_character(
         )
     if tied:
         return _ambiguous(query, tied[0])
+    addressed = _addressed_by_one_name(parsed, job)
+    if addressed is not None:
+        return addressed
     who = f"'{actor}' does not play" if wanted_actor else "no cast member plays"
     return NoMatch(f"{who} '{query}'")
+
+
+def _addressed_by_one_name(parsed: _Credit, job: _Cast) -> CastMatch | None:
+    """Rule "form of address + one name": "Mr. Filch" is the credit "Argus Filch", "Lady Jessica"
+    is "Jessica" — when nothing else matched.
+
+    Only when the one name is carried by exactly one person in the whole cast (no relative to
+    confuse: "Mr. McFly" in *Back to the Future* stays unanswered), on a credit that is not a
+    depiction, a self credit or a generic part, and when the form of address says a sex (Mr.,
+    Mrs., Lady...) that the provider lists for that person: "Mrs. Gordon" is never Lt. James
+    Gordon. A rank says no sex ("Captain Kirk" could be his mother Winona Kirk), and a cast
+    without genders (TVDB) cannot confirm one, so those stay unanswered.
+    """
+    if len(parsed.aliases) != 1:
+        return None
+    words = parsed.aliases[0].keyed
+    honorifics = [w for w in words if w in HONORIFICS]
+    names = [w for w in words if w not in HONORIFICS]
+    if not honorifics or len(names) != 1 or words[-1] != names[0]:
+        return None
+    name = names[0]
+    wanted_sex = (
+        "male"
+        if any(w in _MALE_ADDRESS for w in honorifics)
+        else "female"
+        if any(w in _FEMALE_ADDRESS for w in honorifics)
+        else None
+    )
+    if wanted_sex is None:
+        # A rank says no sex: "Captain Kirk" must not become his mother Winona Kirk when he is
+        # not in the cast. Nothing else tells them apart, so a rank alone never settles it.
+        return None
+    carriers: dict[str, tuple[CastMember, _Alias]] = {}
+    for _, member, person, credit in job.entries():
+        for alias in credit.aliases:
+            if name in alias.wordset or name in alias.surname_parts:
+                if alias.depiction or alias.is_self or alias.generic:
+                    return None  # a portrait of, or a bit part named after, the family
+                carriers.setdefault(person, (member, alias))
+    if len(carriers) != 1:
+        return None
+    ((member, alias),) = carriers.values()
+    if wanted_sex is not None and member.gender != wanted_sex:
+        return None
+    credited_sex = {w for w in alias.wordset if w in _MALE_ADDRESS or w in _FEMALE_ADDRESS}
+    if wanted_sex is not None and credited_sex:
+        clash = _FEMALE_ADDRESS if wanted_sex == "male" else _MALE_ADDRESS
+        if credited_sex & clash:
+            return None
+    return CastMatch(member=member, alias=alias.text, kind="partial", score=80.0)
 
 
 # ---------------------------------------------------------------------------------- titles

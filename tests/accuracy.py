@@ -327,6 +327,16 @@ def credit_id(work: str, name: str, role: str) -> str:
     return hashlib.sha1(f"{work}/{name}/{role}".encode()).hexdigest()[:24]
 
 
+def _load_genders(data_dir: Path = DATA_DIR) -> dict[str, int]:
+    data = json.loads((data_dir / "genders.json").read_text(encoding="utf-8"))
+    return {**dict.fromkeys(data["female"], 1), **dict.fromkeys(data["male"], 2)}
+
+
+# TMDB lists a gender per person (1 female, 2 male, 0 not set): only the people the corpus lists
+# have one, so the "form of address + one name" rule is tested with real and with missing data.
+_GENDERS = _load_genders()
+
+
 def _tmdb_member(
     name: str, credit: str, order: int, has_photo: bool, corpus: Corpus, work: str
 ) -> dict[str, Any]:
@@ -336,6 +346,7 @@ def _tmdb_member(
         corpus.pictures[f"{TMDB_IMAGE_HOST}/{path.lstrip('/')}"] = Picture(name, "ok")
     member = cast_member(person_id(name), name, credit, order, path)
     member["credit_id"] = credit_id(work, name, credit)
+    member["gender"] = _GENDERS.get(name, 0)
     return member
 
 

@@ -1662,3 +1662,41 @@ def test_a_french_child_credit_is_the_young_version() -> None:
     assert expect_match(match_character("Amélie", cast)).member.person_name == "Audrey Tautou"
     young = expect_match(match_character("Young Amélie", cast)).member.person_name
     assert young == "Flora Guiet"
+
+
+# ------------------------------------------------- rule: a form of address and one name
+
+
+def gendered(person: str, credit: str, order: int, gender: str | None) -> CastMember:
+    return CastMember(person, person, credit, order, True, gender=gender)
+
+
+def test_a_rank_alone_never_settles_a_surname() -> None:
+    # Nothing tells Captain Kirk from his mother when he is not in the cast.
+    cast = [gendered("Jennifer Morrison", "Winona Kirk", 13, "female")]
+    expect_no_match(match_character("Captain Kirk", cast))
+    expect_no_match(match_character("Professor Kirk", cast))
+
+
+def test_a_form_of_address_needs_the_listed_sex() -> None:
+    oldman = gendered("Gary Oldman", "Lt. James Gordon", 5, "male")
+    # The wife is not in the cast: her form of address must never give her husband's face.
+    expect_no_match(match_character("Mrs. Gordon", [oldman]))
+    found = expect_match(match_character("Mr. Gordon", [oldman]))
+    assert found.member.person_id == "Gary Oldman"
+    # Without a listed sex (TVDB lists none) a form of address that says one is not enough.
+    carson = gendered("Jim Carter", "Charles Carson", 3, None)
+    expect_no_match(match_character("Mr. Carson", [carson]))
+
+
+def test_a_form_of_address_never_settles_a_family_name() -> None:
+    cast = [
+        gendered("Michael J. Fox", "Marty McFly", 0, "male"),
+        gendered("Crispin Glover", "George McFly", 3, "male"),
+    ]
+    expect_no_match(match_character("Mr. McFly", cast))
+    portrait = [
+        gendered("Ian Holm", "Bilbo", 4, "male"),
+        gendered("Peter Jackson", "Painting of Bungo Baggins", 90, "male"),
+    ]
+    expect_no_match(match_character("Mr. Baggins", portrait))

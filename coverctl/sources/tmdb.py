@@ -155,9 +155,14 @@ def parse_cast(payload: Any, media: str) -> list[dict[str, Any]]:
                 "order": order if order is not None else index,
                 "profile_path": as_str(item.get("profile_path")) or None,
                 "roles": [r for r in roles if r["credit_id"]],
+                # TMDB's gender: 0 not set, 1 female, 2 male, 3 non-binary.
+                "gender": _GENDERS.get(as_int(item.get("gender")) or 0),
             }
         )
     return members
+
+
+_GENDERS = {1: "female", 2: "male"}
 
 
 def parse_details(payload: Any, media: str) -> dict[str, Any]:
@@ -243,6 +248,7 @@ def cast_members(cast: list[dict[str, Any]]) -> list[CastMember]:
             character=m["character"],
             order=m["order"],
             has_image=bool(m["profile_path"]),
+            gender=m.get("gender"),  # absent from replies cached before it was kept
         )
         for m in cast
     ]
