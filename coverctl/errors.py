@@ -35,6 +35,16 @@ class UsageError(CoverctlError):
     exit_code = ExitCode.USAGE
 
 
+class InvalidQuery(UsageError):
+    """A query breaks a rule of `coverctl/validation.py` (the one validator): `field` names the
+    field ("ids" for the ids) and `problem` what is wrong (validation.Problem)."""
+
+    def __init__(self, message: str, *, field: str, problem: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.problem = problem
+
+
 class InputRowError(CoverctlError):
     """One batch row is malformed; the batch records it and goes on."""
 

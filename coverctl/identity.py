@@ -10,8 +10,8 @@ The row's names are still compared with what the id found. A character name that
 does not carry, or a title that is not one of the work's, means the row contradicts itself: it
 is reported (IdentityMismatch, an `error` row saying which), never resolved by trusting either.
 
-The one rule set for ids (`inputs.py` applies it to every input row, `resolver.validate_query`
-to every query):
+The one rule set for ids (`validation.py`, the one query validator, applies it to every input row
+and every query):
 
 - ids are positive whole numbers, except TMDB's `credit_id`: 24 hexadecimal digits;
 - `tmdb_id` needs the media type, movie or tv, because TMDB numbers films and series apart;

@@ -1,11 +1,11 @@
 """Reading batch input (CSV with a header, or JSONL) one row at a time, never all at once.
 
 A malformed row does not stop the reader: it comes out as an `InputRow` with `error` set, which
-the batch writes as an `error` row before going on. Malformed means: an empty character name or
-title, a field longer than MAX_FIELD_LENGTH, control characters, bytes that are not UTF-8, a CSV
-row with the wrong number of columns (or that cannot be parsed), a JSONL line that is not a JSON
-object or is longer than MAX_LINE_LENGTH, an implausible year, an unknown media type, a bad id
-(the rules are `identity.py`'s).
+the batch writes as an `error` row before going on. Malformed means: a CSV row with the wrong
+number of columns (or that cannot be parsed), a JSONL line that is not a JSON object or is longer
+than MAX_LINE_LENGTH, or fields that `validation.query_from_fields` (the one query validator,
+`resolve`'s too) refuses: an empty character name or title, an overlong field, control
+characters, bytes that are not UTF-8, an implausible year, an unknown media type, a bad id.
 
 Id columns (`tmdb_id`, `tvdb_id`, `hardcover_id`, `tmdb_person_id`, `credit_id`,
 `tvdb_character_id`, any case) become the query's `ids` and are also passed through to the
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from coverctl.constants import MAX_FIELD_LENGTH, MediaType
-from coverctl.errors import UsageError
-from coverctl.identity import ID_FIELDS, media_type_for, parse_ids
+from coverctl.errors import InvalidQuery, UsageError
+from coverctl.identity import ID_FIELDS
 from coverctl.models import Query
+from coverctl.validation import Problem, query_from_fields
 
 COLUMN_ALIASES: dict[str, str] = {
     "character_name": "character_name",
@@ -242,29 +242,30 @@ def _read_jsonl(handle: TextIO) -> Iterator[InputRow]:
 def _make_row(number: int, fields: dict[str, Any]) -> InputRow:
     extra = {k: v for k, v in fields.items() if k not in KNOWN_FIELDS}
     raw = {k: fields.get(k) for k in KNOWN_FIELDS if k in fields}
+    values = {**fields, **_id_values(fields)}
     try:
-        query = _query_from(fields)
-    except ValueError as exc:
-        title_only = _title_only(fields) if isinstance(exc, _EmptyCharacter) else None
+        query = query_from_fields(values)
+    except InvalidQuery as exc:
         return InputRow(
             number,
             None,
             extra=_clean_extra(extra),
-            error=f"Row {number}: {exc}",
+            error=f"Row {number}: {exc.message}",
             raw=raw,
-            title_only=title_only,
+            title_only=_title_only(values) if _empty_character(exc) else None,
         )
     return InputRow(number, query, extra=_clean_extra(extra), raw=raw)
 
 
-class _EmptyCharacter(ValueError):
-    """The row has no character name (with `--cast`, a request for the title's whole cast)."""
+def _empty_character(error: InvalidQuery) -> bool:
+    """Whether the row has no character name (with `--cast`, a request for the title's cast)."""
+    return error.field == "character_name" and error.problem == Problem.EMPTY
 
 
-def _title_only(fields: dict[str, Any]) -> Query | None:
+def _title_only(values: dict[str, Any]) -> Query | None:
     try:
-        return _query_from(fields, allow_empty_character=True)
-    except ValueError:
+        return query_from_fields(values, allow_empty_character=True)
+    except InvalidQuery:
         return None
 
 
@@ -285,56 +286,6 @@ def _clean_value(value: Any) -> Any:
 
 def _printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _text(fields: dict[str, Any], name: str, label: str, *, required: bool) -> str | None:
-    value = fields.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValueError(f"the {label} is empty.")
-        return None
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValueError(f"the {label} must be text.")
-    text = str(value)
-    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text):
-        raise ValueError(f"the {label} has bytes that are not UTF-8; save the file as UTF-8.")
-    if any((ord(ch) < 32 and ch not in "\t") or ord(ch) == 127 for ch in text):
-        raise ValueError(f"the {label} contains control characters.")
-    text = " ".join(text.split())
-    if len(text) > MAX_FIELD_LENGTH:
-        raise ValueError(f"the {label} is longer than {MAX_FIELD_LENGTH} characters.")
-    return text
-
-
-def _query_from(fields: dict[str, Any], *, allow_empty_character: bool = False) -> Query:
-    value = fields.get("character_name")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if not allow_empty_character:
-            raise _EmptyCharacter("the character name is empty.")
-        character: str | None = ""
-    else:
-        character = _text(fields, "character_name", "character name", required=True)
-    title = _text(fields, "title", "title", required=True)
-    year_text = _text(fields, "year", "year", required=False)
-    year = None
-    if year_text:
-        cleaned = year_text.removesuffix(".0")
-        if not cleaned.isdigit() or not 1000 <= int(cleaned) <= 2100:
-            raise ValueError(f"the year {year_text!r} is not a year.")
-        year = int(cleaned)
-    media_type = _text(fields, "media_type", "media type", required=False)
-    if media_type:
-        media_type = media_type.lower()
-        if media_type not in MediaType.ALL:
-            raise ValueError(
-                f"unknown media type {media_type!r}; "
-                f"use {', '.join(MediaType.ALL)} or leave it empty."
-            )
-    actor = _text(fields, "actor", "actor", required=False)
-    assert character is not None and title is not None
-    ids = parse_ids(_id_values(fields))
-    media_type = media_type_for(ids, media_type or None)
-    return Query(character, title, year, media_type, actor, ids)
 
 
 def _id_values(fields: dict[str, Any]) -> dict[str, Any]:

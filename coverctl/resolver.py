@@ -35,13 +35,14 @@ from coverctl.errors import (
     UsageError,
 )
 from coverctl.http import HttpClient, scrub
-from coverctl.identity import answers_ids, media_type_for, parse_ids
+from coverctl.identity import answers_ids
 from coverctl.models import Attempt, Candidate, ExternalIds, Match, Query, Resolution
 from coverctl.names import normalize, question_key
 from coverctl.sources.base import ImageSource, SourceAnswer, SourceContext
 from coverctl.store.cache import Cache, cache_key
 from coverctl.store.db import ImageRecord, ImageStore
 from coverctl.store.decisions import REJECTED, Decision
+from coverctl.validation import validate_query
 
 # Step name -> (module, class). Imported on first use so unused providers cost nothing.
 SOURCE_CLASSES: dict[str, tuple[str, str]] = {
@@ -119,37 +120,6 @@ def checks_from_flag(flag: bool | None) -> PictureChecks:
     if flag is None:
         return PictureChecks.DEFAULT
     return PictureChecks.ALL if flag else PictureChecks.NONE
-
-
-def validate_query(query: Query) -> Query:
-    """A cleaned copy of `query`, or UsageError saying what is wrong with it."""
-    from coverctl.constants import MAX_FIELD_LENGTH
-
-    character = " ".join(query.character_name.split())
-    title = " ".join(query.title.split())
-    if not character:
-        raise UsageError("The character name is empty.")
-    if not title:
-        raise UsageError("The title is empty.")
-    for label, value in (("character name", character), ("title", title), ("actor", query.actor)):
-        if value and len(value) > MAX_FIELD_LENGTH:
-            raise UsageError(f"The {label} is longer than {MAX_FIELD_LENGTH} characters.")
-        if value and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-            raise UsageError(f"The {label} contains control characters.")
-    media_type = query.media_type.strip().lower() if query.media_type else None
-    if media_type and media_type not in MediaType.ALL:
-        raise UsageError(
-            f"Unknown media type {query.media_type!r}; use one of {', '.join(MediaType.ALL)}."
-        )
-    if query.year is not None and not 1000 <= query.year <= 2100:
-        raise UsageError(f"The year {query.year} is not plausible.")
-    actor = " ".join(query.actor.split()) if query.actor else None
-    try:
-        ids = parse_ids(query.ids.as_dict())
-        media_type = media_type_for(ids, media_type or None)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    return Query(character, title, query.year, media_type or None, actor or None, ids)
 
 
 class GenerationBudget:
@@ -769,5 +739,4 @@ __all__ = [
     "provider_steps",
     "resolve_character",
     "step_checks_pictures",
-    "validate_query",
 ]

@@ -335,7 +335,7 @@ def test_dry_run_counts_and_prices_without_any_network_call(
     refusing = httpx.MockTransport(refuse)
     plan = plan_batch(source, provider_settings, BatchOptions(), transport=refusing)
     assert (plan.input_rows, plan.valid_rows, plan.error_rows) == (16, 15, 1)
-    assert "unknown media type" in plan.errors[0]
+    assert "Unknown media type" in plan.errors[0]
     assert plan.unique_queries == 12 and plan.duplicate_rows == 3
     assert plan.cached_hits == 3 and plan.to_resolve == 9
     assert plan.unique_titles == 3

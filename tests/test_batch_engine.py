@@ -13,7 +13,8 @@ from coverctl.batch import BatchEngine
 from coverctl.errors import ConfigError
 from coverctl.inputs import InputRow
 from coverctl.models import Candidate, Query, Resolution
-from coverctl.resolver import ResolveOptions, validate_query
+from coverctl.resolver import ResolveOptions
+from coverctl.validation import validate_query
 
 
 class StubSettings:
@@ -196,7 +197,7 @@ def test_bad_rows_are_emitted_in_place_without_resolving() -> None:
     resolver = StubResolver()
     source = [
         InputRow(1, Query("A", "T")),
-        InputRow(2, None, error="Row 2: the title is empty.", raw={"character_name": "B"}),
+        InputRow(2, None, error="Row 2: The title is empty.", raw={"character_name": "B"}),
         InputRow(3, Query("C", "T")),
     ]
     emitted, _, _ = run_engine(resolver, source)

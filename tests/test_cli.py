@@ -104,12 +104,6 @@ def test_rejected_key_exits_four_with_one_sentence(
     assert "Traceback" not in err and "ffffffff" not in err + out
 
 
-def test_bad_flag_is_usage_error(capsys) -> None:  # type: ignore[no-untyped-def]
-    code, _, err = cli(capsys, "resolve", "X", "--title", "T", "--media-type", "podcast")
-    assert code == 2
-    assert "Unknown media type" in err
-
-
 def test_missing_input_file_is_usage_error(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, _, err = cli(capsys, "batch", str(tmp_path / "nope.csv"))
     assert code == 2 and "no such file" in err

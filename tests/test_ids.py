@@ -20,7 +20,7 @@ from coverctl.errors import UsageError
 from coverctl.identity import media_type_for, parse_ids
 from coverctl.inputs import rows_from_text
 from coverctl.models import ExternalIds, Query
-from coverctl.resolver import validate_query
+from coverctl.validation import validate_query
 from tests.conftest import FAST_RETRIES, ResolverHarness
 from tests.fakes.base import serve
 from tests.fakes.hardcover import COVER_HOST, VALID_TOKEN, FakeHardcover, cover, cover_host

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from coverctl.errors import UsageError
 from coverctl.models import Query
-from coverctl.resolver import provider_steps, validate_query
+from coverctl.resolver import provider_steps
 from coverctl.store.db import ImageRecord, ImageStore
 from tests.conftest import ResolverHarness
 from tests.fakes.tmdb import FakeTmdb
@@ -208,22 +207,6 @@ def test_sources_follow_the_contract_for_each_media_type(
 ) -> None:
     assert provider_steps(media_type, generate=False) == steps
     assert provider_steps(media_type, generate=True) == [*steps, "generate"]
-
-
-@pytest.mark.parametrize(
-    ("query", "message"),
-    [
-        (Query("", "T"), "character name is empty"),
-        (Query("A", "  "), "title is empty"),
-        (Query("A" * 301, "T"), "longer than"),
-        (Query("A\x00B", "T"), "control characters"),
-        (Query("A", "T", media_type="podcast"), "Unknown media type"),
-        (Query("A", "T", year=99999), "not plausible"),
-    ],
-)
-def test_invalid_queries_are_usage_errors(query: Query, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
-        validate_query(query)
 
 
 def test_stored_ai_image_of_another_year_or_medium_is_not_served(harness: ResolverHarness) -> None:

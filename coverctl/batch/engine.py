@@ -31,9 +31,10 @@ from coverctl.inputs import InputRow
 from coverctl.models import Query, Resolution
 from coverctl.names import question_key
 from coverctl.redact import scrub
-from coverctl.resolver import ResolveOptions, Resolver, validate_query
+from coverctl.resolver import ResolveOptions, Resolver
 from coverctl.sources.base import SourceContext
 from coverctl.sources.tmdb import CastListing
+from coverctl.validation import validate_query
 
 Results = list[dict[str, Any]]
 Emit = Callable[[list[tuple[int, Results]]], None]

@@ -64,30 +64,31 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from coverctl.cli.common import load_settings, print_json, print_notices
-        from coverctl.errors import UsageError
-        from coverctl.identity import parse_ids
-        from coverctl.models import Query
         from coverctl.resolver import (
             ResolveOptions,
             checks_from_flag,
             close_resolver,
             open_resolver,
         )
+        from coverctl.validation import query_from_fields
 
         settings = load_settings()
-        given = {
-            "tmdb_id": tmdb_id,
-            "tvdb_id": tvdb_id,
-            "hardcover_id": hardcover_id,
-            "tmdb_person_id": tmdb_person_id,
-            "credit_id": credit_id,
-            "tvdb_character_id": tvdb_character_id,
-        }
-        try:
-            ids = parse_ids(given)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        query = Query(character, title, year, media_type, actor, ids)
+        # The one query validator: a bad field is the sentence a batch row would get (exit 2).
+        query = query_from_fields(
+            {
+                "character_name": character,
+                "title": title,
+                "year": year,
+                "media_type": media_type,
+                "actor": actor,
+                "tmdb_id": tmdb_id,
+                "tvdb_id": tvdb_id,
+                "hardcover_id": hardcover_id,
+                "tmdb_person_id": tmdb_person_id,
+                "credit_id": credit_id,
+                "tvdb_character_id": tvdb_character_id,
+            }
+        )
         options = ResolveOptions(
             refresh=refresh,
             network=not no_network,

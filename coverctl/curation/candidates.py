@@ -165,7 +165,7 @@ async def list_candidates(
     With `sizes`, pictures whose size no source gave are fetched (through the thumbnail cache)
     to measure them; their preview and any problem (dead, not an image...) come with them.
     """
-    from coverctl.resolver import validate_query
+    from coverctl.validation import validate_query
 
     query = validate_query(query)
     listing = CandidateList(query)

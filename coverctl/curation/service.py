@@ -101,7 +101,7 @@ class Curator:
     def decisions(self, query: Query) -> list[Decision]:
         """The pins and rejections that apply to `query`, newest first."""
         from coverctl.curation.rules import applicable
-        from coverctl.resolver import validate_query
+        from coverctl.validation import validate_query
 
         query = validate_query(query)
         found = self.store.decisions.for_work(
@@ -133,7 +133,7 @@ class Curator:
         """Pin the picture at `url` (checked first). `candidate` carries what a source knew
         about it (who is in it); `untrusted` applies the private-address guard to the download."""
         from coverctl.curation.thumbnails import UNREACHABLE, thumbnail
-        from coverctl.resolver import validate_query
+        from coverctl.validation import validate_query
 
         query = validate_query(query)
         url = url.strip()
@@ -158,8 +158,8 @@ class Curator:
         import asyncio
 
         from coverctl.images import inspect_file
-        from coverctl.resolver import validate_query
         from coverctl.sources.local import local_image_url
+        from coverctl.validation import validate_query
 
         query = validate_query(query)
         if not path.is_file():
@@ -325,7 +325,7 @@ class Curator:
         """Reject `url` (default: the picture served now) for `query`, then resolve again."""
         from coverctl.curation.rules import same_picture
         from coverctl.curation.thumbnails import thumbnail
-        from coverctl.resolver import validate_query
+        from coverctl.validation import validate_query
 
         query = validate_query(query)
         served = await self.resolve(query)

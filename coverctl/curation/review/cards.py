@@ -43,7 +43,7 @@ class ReviewCard:
     @property
     def actionable(self) -> bool:
         """Whether the query is valid (a malformed batch row cannot be pinned or rejected)."""
-        from coverctl.resolver import validate_query
+        from coverctl.validation import validate_query
 
         try:
             validate_query(self.query)
