@@ -167,8 +167,30 @@ class ResolutionPlan:
     """What resolving a query would do, found without any network call (`batch --dry-run`)."""
 
     query: Query
-    answered_by: str | None  # "local", "stored_ai", "cache" or "negative_cache"; None: providers
-    steps: list[str]  # the remote steps it would consult, in order, when not answered
+    # "pinned", "local", "stored_ai", "cache" or "negative_cache"; None: the providers.
+    answered_by: str | None
+    # The remote steps it would consult, in order, when not answered (none with --no-network).
+    steps: list[str]
+
+
+@dataclass
+class Prepared:
+    """What `Resolver._prepare` decided before any provider is asked."""
+
+    answered_by: str | None  # as ResolutionPlan.answered_by
+    attempts: list[Attempt]  # the pin's and local steps' outcomes (and a rejected cached answer)
+    candidate: Candidate | None = None  # the pinned, local or cached answer
+    missed: str | None = None  # why the question was not found earlier (negative_cache)
+    # The remote steps in order, each with the reason it is skipped (None: it runs); empty when
+    # a pin or a local step answered.
+    plan: list[tuple[str, Attempt | None]] = field(default_factory=list)
+    key: str | None = None  # the resolution cache key (None when a pin or local step answered)
+    rejected_cached: bool = False  # the cached answer serves a picture a curator rejected
+
+    @property
+    def steps(self) -> list[str]:
+        """The remote steps that would run, in order."""
+        return [step for step, skipped in self.plan if skipped is None]
 
 
 @dataclass
@@ -249,49 +271,78 @@ class Resolver:
         resolution.elapsed_ms = round((time.perf_counter() - started) * 1000)
         return resolution
 
-    async def _resolve(self, query: Query, options: ResolveOptions) -> Resolution:
+    async def _prepare(
+        self, query: Query, options: ResolveOptions, *, dry_run: bool = False
+    ) -> Prepared:
+        """What is decided before any provider is asked: a curator's pin or a local answer,
+        else the remote steps, the cache key and the cached answer. The one place both
+        `resolve` and `plan` decide it, so a dry run predicts what a run then does.
+
+        Nothing is written. A dry run downloads nothing: a cached answer is judged against the
+        curators' rejections by what is known of its picture (URL, stored hash).
+        """
         attempts: list[Attempt] = []
         ctx = self.context
         pinned = await self._pinned(query, ctx, attempts)
         if pinned is not None:
-            if options.record:
-                self._record(query, pinned)
-            return Resolution(query, "resolved", pinned, attempts=attempts)
+            return Prepared(PINNED_STEP, attempts, candidate=pinned)
         for step in LIVE_STEPS:
             found = await self._try_step(step, query, ctx, attempts, [])
             if found is not None:
-                if found.source == Source.CHARACTER_SPECIFIC and options.record:
-                    self._record(query, found)
-                return Resolution(query, "resolved", found, attempts=attempts)
+                return Prepared(step, attempts, candidate=found)
 
         plan = self._step_plan(query, options)
-        steps = [step for step, skipped in plan if skipped is None]
         # The cache answers for the steps as they run with the network on, so --no-network
         # (which runs none) still finds what an earlier resolve found.
-        key_steps = steps
+        online = plan
         if not options.network:
             online = self._step_plan(query, dataclasses.replace(options, network=True))
-            key_steps = [step for step, skipped in online if skipped is None]
+        key_steps = [step for step, skipped in online if skipped is None]
         key = self._resolution_key(query, key_steps, options.checks)
-        if not options.refresh:
-            cached = self.cache.get("resolution", key)
-            if cached is not None and await self._curator_rejected(
-                "cache", query, _candidate_from(cached), ctx, attempts
+        prepared = Prepared(None, attempts, plan=plan, key=key)
+        if options.refresh:
+            return prepared
+        cached = self.cache.get("resolution", key)
+        if cached is not None:
+            candidate = _candidate_from(cached)
+            if await self._curator_rejected(
+                "cache", query, candidate, ctx, attempts, fetch=not dry_run
             ):
-                self.cache.delete("resolution", key)  # it serves a picture a curator rejected
-                cached = None
-            if cached is not None:
-                attempts.extend(skipped for _, skipped in plan if skipped is not None)
-                attempts.append(Attempt("cache", "accepted", "resolved earlier (cached)"))
-                return Resolution(
-                    query, "resolved", _candidate_from(cached), True, attempts=attempts
-                )
-            missed = self.cache.get("negative", key)
-            if missed is not None:
-                attempts.extend(skipped for _, skipped in plan if skipped is not None)
-                attempts.append(Attempt("cache", "accepted", f"not found earlier: {missed}"))
-                return Resolution(query, "not_found", None, True, error=missed, attempts=attempts)
+                prepared.rejected_cached = True  # it serves a picture a curator rejected
+            else:
+                prepared.answered_by, prepared.candidate = "cache", candidate
+                return prepared
+        missed = self.cache.get("negative", key)
+        if missed is not None:
+            prepared.answered_by, prepared.missed = "negative_cache", missed
+        return prepared
 
+    async def _resolve(self, query: Query, options: ResolveOptions) -> Resolution:
+        prepared = await self._prepare(query, options)
+        attempts, answer = prepared.attempts, prepared.candidate
+        if prepared.answered_by in (PINNED_STEP, *LIVE_STEPS) and answer is not None:
+            # A pin is the curator's answer: recorded like a provider's; of the local steps,
+            # only an override file is (a stored AI picture is in the store already).
+            recorded = prepared.answered_by == PINNED_STEP or (
+                answer.source == Source.CHARACTER_SPECIFIC
+            )
+            if recorded and options.record:
+                self._record(query, answer)
+            return Resolution(query, "resolved", answer, attempts=attempts)
+        plan, key = prepared.plan, prepared.key
+        assert key is not None
+        if prepared.rejected_cached:
+            self.cache.delete("resolution", key)
+        if prepared.answered_by is not None:
+            attempts.extend(skipped for _, skipped in plan if skipped is not None)
+            if answer is not None:
+                attempts.append(Attempt("cache", "accepted", "resolved earlier (cached)"))
+                return Resolution(query, "resolved", answer, True, attempts=attempts)
+            missed = prepared.missed
+            attempts.append(Attempt("cache", "accepted", f"not found earlier: {missed}"))
+            return Resolution(query, "not_found", None, True, error=missed, attempts=attempts)
+
+        ctx = self.context
         unavailable: list[str] = []
         budget_spent = False
         for step, skipped in plan:
@@ -328,7 +379,7 @@ class Resolver:
 
         reason = _not_found_reason(attempts, unavailable)
         curated = any(a.reason.startswith(CURATOR_REJECTED) for a in attempts)
-        if not unavailable and not budget_spent and steps and not curated:
+        if not unavailable and not budget_spent and prepared.steps and not curated:
             # Only a clean miss is remembered: an outage must not hide a picture for a day, and
             # a miss a curator's rejection caused must not outlive an `unreject`.
             self.cache.set("negative", key, reason, tag="negative")
@@ -344,33 +395,15 @@ class Resolver:
     async def plan(self, query: Query, options: ResolveOptions | None = None) -> ResolutionPlan:
         """What `resolve` would do for `query`, without calling any provider.
 
-        Local steps (override files, stored AI images) and the caches are read as `resolve`
-        reads them; UsageError for an invalid query.
+        Decided by the same `_prepare` as `resolve`: pins, local steps (override files, stored
+        AI images) and the caches are read as `resolve` reads them; UsageError for an invalid
+        query.
         """
         options = options or ResolveOptions()
         query = validate_query(query)
-        attempts: list[Attempt] = []
-        ctx = self.context
-        if await self._pinned(query, ctx, attempts) is not None:
-            return ResolutionPlan(query, PINNED_STEP, [])
-        for step in LIVE_STEPS:
-            if await self._try_step(step, query, ctx, attempts, []) is not None:
-                return ResolutionPlan(query, step, [])
-        planned = ResolveOptions(
-            refresh=options.refresh,
-            network=True,
-            generate=options.generate,
-            verify=options.checks,
-        )
-        steps = [step for step, skipped in self._step_plan(query, planned) if skipped is None]
-        key = self._resolution_key(query, steps, planned.checks)
-        if not options.refresh:
-            cached = self.cache.get("resolution", key)
-            if cached is not None and not self._rejected_here(query, _candidate_from(cached)):
-                return ResolutionPlan(query, "cache", [])
-            if self.cache.get("negative", key) is not None:
-                return ResolutionPlan(query, "negative_cache", [])
-        return ResolutionPlan(query, None, steps)
+        prepared = await self._prepare(query, options, dry_run=True)
+        steps = prepared.steps if prepared.answered_by is None else []
+        return ResolutionPlan(query, prepared.answered_by, steps)
 
     def _step_plan(self, query: Query, options: ResolveOptions) -> list[tuple[str, Attempt | None]]:
         """The remote steps in order, each with the reason it is skipped (None: it runs)."""
@@ -522,13 +555,6 @@ class Resolver:
         )
         return applicable(found, query) if found else []
 
-    def _rejected_here(self, query: Query, candidate: Candidate) -> bool:
-        """Whether a rejection rules `candidate` out by what is known without a download."""
-        rejections = self._rejections(query)
-        return bool(rejections) and (
-            rejection_of(candidate.image_url, candidate.image_hash, rejections) is not None
-        )
-
     async def _curator_rejected(
         self,
         step: str,
@@ -537,19 +563,22 @@ class Resolver:
         ctx: SourceContext,
         attempts: list[Attempt],
         rejections: list[Decision] | None = None,
+        *,
+        fetch: bool = True,
     ) -> bool:
         """Whether a curator rejected `candidate` for `query` (recorded in `attempts` if so).
 
         By URL, then by perceptual hash: a remote picture without a hash is fetched through the
         24 h picture-check cache when a rejection has a hash to compare with (only for the few
-        characters with rejections); a picture that cannot be fetched is judged by URL alone.
+        characters with rejections); a picture that cannot be fetched (or with `fetch` False,
+        a dry run) is judged by URL alone.
         """
         rejections = self._rejections(query) if rejections is None else rejections
         if not rejections:
             return False
         image_hash = candidate.image_hash
         found = rejection_of(candidate.image_url, image_hash, rejections)
-        if found is None and image_hash is None and any(r.image_hash for r in rejections):
+        if fetch and found is None and image_hash is None and any(r.image_hash for r in rejections):
             image_hash = await self._picture_hash(candidate, ctx)
             found = rejection_of(candidate.image_url, image_hash, rejections)
         if found is None:

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from coverctl.models import Query
-from coverctl.resolver import provider_steps
+from coverctl.constants import Source
+from coverctl.models import Candidate, ExternalIds, Query, Resolution
+from coverctl.names import normalize
+from coverctl.resolver import (
+    LIVE_STEPS,
+    PINNED_STEP,
+    ResolutionPlan,
+    ResolveOptions,
+    close_resolver,
+    image_record,
+    provider_steps,
+)
 from coverctl.store.db import ImageRecord, ImageStore
+from coverctl.store.decisions import PINNED, REJECTED, Decision
 from tests.conftest import ResolverHarness
+from tests.fakes.images import FakeImageHost
 from tests.fakes.tmdb import FakeTmdb
 
 DARK_KNIGHT = Query("Bruce Wayne", "The Dark Knight", 2008, "movie")
@@ -230,3 +244,107 @@ def test_stored_ai_image_of_another_year_or_medium_is_not_served(harness: Resolv
     same = harness.resolve(Query("Joker", "Batman", 1989, "movie"), network=False)
     assert other_year.status == other_medium.status == "not_found"
     assert same.candidate is not None and same.candidate.source == "ai_generated"
+
+
+# --- a dry run predicts what a run does --------------------------------------------------------
+
+PREDICTED = [
+    DARK_KNIGHT,  # TMDB answers
+    Query("Bruce Wayne", "The Dark Knight"),  # no media type: every provider in turn
+    Query("Gandalf", "The Dark Knight", 2008, "movie"),  # a clean miss, remembered
+    Query("Walter White", "Breaking Bad", None, "tv"),  # TVDB, its picture checked by default
+    Query("Joker", "The Dark Knight", 2008, "movie", ids=ExternalIds(tmdb_id=155)),  # by id
+    Query("Alfred Pennyworth", "The Dark Knight", 2008, "movie"),  # a local override file
+    Query("Rachel Dawes", "The Dark Knight", 2008, "movie"),  # a curator's pin
+]
+# In this order on one store and cache, so later option sets meet earlier answers (--no-network
+# after a run with the network on, --verify after the default checks...).
+OPTION_SPREAD: list[dict[str, Any]] = [
+    {"network": False},
+    {},
+    {"network": False},
+    {"verify": "all"},
+    {"verify": "none"},
+    {"generate": True},
+    {"refresh": True},
+    {"network": False, "verify": "all"},
+]
+
+
+def asked(resolution: Resolution) -> list[str]:
+    """The remote steps `resolve` asked, in order (a step may log several attempts)."""
+    steps: list[str] = []
+    for attempt in resolution.attempts:
+        if attempt.source in (PINNED_STEP, *LIVE_STEPS, "cache") or attempt.outcome == "skipped":
+            continue
+        if attempt.source not in steps:
+            steps.append(attempt.source)
+    return steps
+
+
+def test_plan_predicts_what_resolve_then_does(
+    harness: ResolverHarness, static_dir: Path, tmdb: FakeTmdb
+) -> None:
+    (static_dir / "characters" / "alfred_pennyworth.jpg").write_bytes(jpeg_bytes(100, 100))
+    images = FakeImageHost("image.tmdb.org")
+    images.default = (jpeg_bytes(300, 450), "image/jpeg")
+    harness.router.routes[images.host] = images
+    seen: set[str | None] = set()
+    rachel = PREDICTED[-1]
+    pin = Candidate(f"{images.url('pinned.jpg')}", Source.PINNED, 100)
+
+    async def run() -> None:
+        for number, options in enumerate(OPTION_SPREAD):
+            resolver = harness.open(refresh=options.get("refresh", False))
+            if number == 0:
+                resolver.store.decisions.pin(
+                    decision(PINNED, rachel, pin), image_record(rachel, pin)
+                )
+            try:
+                for query in PREDICTED * 2:  # the second time, maybe from the cache
+                    plan = await resolver.plan(query, ResolveOptions(**options))
+                    resolution = await resolver.resolve(query, ResolveOptions(**options))
+                    seen.add(plan.answered_by)
+                    check_prediction(plan, resolution, options)
+                    if number == 1 and query == DARK_KNIGHT and resolution.candidate:
+                        # A curator rejects the cached answer: no run may serve it again.
+                        rejected = decision(REJECTED, query, resolution.candidate)
+                        resolver.store.decisions.reject(rejected)
+            finally:
+                await close_resolver(resolver)
+
+    asyncio.run(run())
+    # The spread met every kind of answer, so the checks above were not vacuous.
+    assert seen == {"pinned", "local", "cache", "negative_cache", None}
+
+
+def decision(kind: str, query: Query, candidate: Candidate) -> Decision:
+    return Decision(
+        kind=kind,
+        character_name=query.character_name,
+        movie_title=query.title,
+        character_key=normalize(query.character_name),
+        title_key=normalize(query.title),
+        image_url=candidate.image_url,
+    )
+
+
+def check_prediction(plan: ResolutionPlan, resolution: Resolution, options: Any) -> None:
+    where = f"{plan.query} with {options}"
+    steps = asked(resolution)
+    if plan.answered_by in (PINNED_STEP, *LIVE_STEPS):
+        assert resolution.status == "resolved" and not resolution.cache_hit, where
+        assert resolution.attempts[-1].source == plan.answered_by, where
+        assert plan.steps == steps == [], where
+    elif plan.answered_by is not None:
+        found = "resolved" if plan.answered_by == "cache" else "not_found"
+        assert (resolution.status, resolution.cache_hit) == (found, True), where
+        assert plan.steps == steps == [], where
+    else:
+        assert not resolution.cache_hit, where
+        if resolution.status == "not_found":
+            assert steps == plan.steps, where
+        else:  # the cascade stops at the first answer
+            assert steps and steps == plan.steps[: len(steps)], where
+    if not options.get("network", True):
+        assert steps == [], where
