@@ -8,12 +8,14 @@ wrong request fails the test instead of being answered.
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
 
 from coverctl.config import Secret
 from coverctl.errors import (
@@ -24,7 +26,12 @@ from coverctl.errors import (
     ServiceUnreachable,
 )
 from coverctl.push.rows import PUSH_COLUMNS, to_push_row
-from coverctl.push.supabase import push_rows
+from coverctl.push.supabase import (
+    BACKOFF_INITIAL,
+    BACKOFF_JITTER,
+    RETRY_AFTER_CAP,
+    push_rows,
+)
 
 URL = "https://abcdefghijklmnop.supabase.co"
 KEY = "eyJhbGciOiJIUzI1NiJ9.service-role-SECRET-value.c2lnbmF0dXJl"
@@ -108,14 +115,23 @@ def client(fake: FakePostgREST) -> httpx.Client:
     return httpx.Client(transport=httpx.MockTransport(fake))
 
 
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
+@pytest.fixture(autouse=True)
+def waits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """The waits stamina scheduled before each retry, read from its instrumentation hooks;
+    none is slept (tenacity, under stamina, sleeps through time.sleep)."""
+    scheduled: list[float] = []
+
+    def record(details: RetryDetails) -> None:
+        scheduled.append(details.wait_for)
+
+    before = get_on_retry_hooks()
+    set_on_retry_hooks([record])
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    yield scheduled
+    set_on_retry_hooks(before)
 
 
 def push(client: httpx.Client, rows: list[dict[str, Any]], **kwargs: Any) -> Any:
-    kwargs.setdefault("sleep", Sleeps())
-    kwargs.setdefault("jitter", lambda low, high: high)
     return push_rows(URL, Secret(KEY), rows, client=client, **kwargs)
 
 
@@ -153,7 +169,7 @@ def test_duplicate_keys_in_one_push_keep_the_last(
 
 @pytest.mark.parametrize("url", [URL + "/", URL + "/rest/v1", URL + "/rest/v1/"])
 def test_project_url_variants(fake: FakePostgREST, client: httpx.Client, url: str) -> None:
-    push_rows(url, Secret(KEY), [make_row(1)], client=client, sleep=Sleeps())
+    push_rows(url, Secret(KEY), [make_row(1)], client=client)
     assert len(fake.rows) == 1
 
 
@@ -171,27 +187,46 @@ def test_no_rows_sends_nothing(fake: FakePostgREST, client: httpx.Client) -> Non
 # --- retries -------------------------------------------------------------------------------------
 
 
-def test_429_waits_for_retry_after_then_succeeds(fake: FakePostgREST, client: httpx.Client) -> None:
+def test_429_waits_for_retry_after_then_succeeds(
+    fake: FakePostgREST, client: httpx.Client, waits: list[float]
+) -> None:
     fake.script = [httpx.Response(429, headers={"Retry-After": "7"}, json={"message": "slow down"})]
-    sleeps = Sleeps()
-    report = push(client, [make_row(i) for i in range(3)], sleep=sleeps)
+    report = push(client, [make_row(i) for i in range(3)])
 
-    assert sleeps == [7.0]
+    assert waits == [7.0]  # exactly what the server asked for, no backoff or jitter
     assert report.retries == 1 and report.rows_sent == 3
     assert len(fake.requests) == 2 and len(fake.rows) == 3
     assert fake.requests[0].content == fake.requests[1].content
 
 
-def test_503_backs_off_then_succeeds(fake: FakePostgREST, client: httpx.Client) -> None:
-    fake.script = [httpx.Response(503, text="upstream unavailable")]
-    sleeps = Sleeps()
-    report = push(client, [make_row(1)], sleep=sleeps)
-    assert sleeps == [0.5]  # first backoff ceiling with jitter at its top
-    assert report.retries == 1 and len(fake.rows) == 1
+def test_a_long_retry_after_is_capped(
+    fake: FakePostgREST, client: httpx.Client, waits: list[float]
+) -> None:
+    fake.script = [httpx.Response(429, headers={"Retry-After": "86400"})]
+    push(client, [make_row(1)])
+    assert waits == [RETRY_AFTER_CAP]
+
+
+def test_503_backs_off_then_succeeds(
+    fake: FakePostgREST, client: httpx.Client, waits: list[float]
+) -> None:
+    fake.script = [
+        httpx.Response(503, text="upstream unavailable"),
+        httpx.Response(429),  # no Retry-After: backed off like a 5xx
+    ]
+    report = push(client, [make_row(1)])
+    assert len(waits) == 2 and all(waited_backoff(n, w) for n, w in enumerate(waits))
+    assert report.retries == 2 and len(fake.rows) == 1
+
+
+def waited_backoff(retry: int, waited: float) -> bool:
+    """Whether `waited` is the exponential backoff (with jitter) before retry number `retry`."""
+    shortest = BACKOFF_INITIAL * 2**retry
+    return shortest <= waited <= shortest + BACKOFF_JITTER
 
 
 def test_connection_errors_and_timeouts_are_retried(
-    fake: FakePostgREST, client: httpx.Client
+    fake: FakePostgREST, client: httpx.Client, waits: list[float]
 ) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
@@ -200,32 +235,32 @@ def test_connection_errors_and_timeouts_are_retried(
         raise httpx.ReadTimeout("timed out", request=request)
 
     fake.script = [refuse, time_out]
-    sleeps = Sleeps()
-    report = push(client, [make_row(1)], sleep=sleeps)
-    assert sleeps == [0.5, 1.0]
+    report = push(client, [make_row(1)])
+    assert len(waits) == 2 and all(waited_backoff(n, w) for n, w in enumerate(waits))
     assert report.retries == 2 and len(fake.rows) == 1
 
 
 def test_backoff_grows_and_gives_up_after_max_retries(
-    fake: FakePostgREST, client: httpx.Client
+    fake: FakePostgREST, client: httpx.Client, waits: list[float]
 ) -> None:
     fake.script = [httpx.Response(502) for _ in range(10)]
-    sleeps = Sleeps()
-    jitters: list[tuple[float, float]] = []
-
-    def jitter(low: float, high: float) -> float:
-        jitters.append((low, high))
-        return low  # the smallest wait the policy allows
-
     with pytest.raises(ServiceUnreachable) as caught:
-        push(client, [make_row(1)], sleep=sleeps, jitter=jitter, max_retries=3)
+        push(client, [make_row(1)], max_retries=3)
 
     assert len(fake.requests) == 4
-    assert sleeps == [0.25, 0.5, 1.0]
-    assert jitters == [(0.0, 0.25), (0.0, 0.5), (0.0, 1.0)]
+    assert len(waits) == 3 and all(waited_backoff(n, w) for n, w in enumerate(waits))
     message = str(caught.value)
     assert "abcdefghijklmnop.supabase.co" in message and "502" in message and "4 tries" in message
     assert KEY not in message
+
+
+def test_no_retries_when_max_retries_is_zero(
+    fake: FakePostgREST, client: httpx.Client, waits: list[float]
+) -> None:
+    fake.script = [httpx.Response(503)]
+    with pytest.raises(ServiceUnreachable, match="after 1 tries"):
+        push(client, [make_row(1)], max_retries=0)
+    assert waits == [] and len(fake.requests) == 1
 
 
 def test_second_batch_failure_reports_what_was_saved(
@@ -350,20 +385,13 @@ def test_empty_key_is_config_error(client: httpx.Client) -> None:
         push_rows(URL, Secret(""), [make_row(1)], client=client)
 
 
-def test_real_connection_refused_is_service_unreachable() -> None:
-    # No fake here: a real socket to a closed loopback port, retried with the injected sleep.
+def test_real_connection_refused_is_service_unreachable(waits: list[float]) -> None:
+    # No fake here: a real socket to a closed loopback port, retried (without sleeping).
     from tests.services import free_port
 
-    sleeps = Sleeps()
     with pytest.raises(ServiceUnreachable) as caught:
-        push_rows(
-            f"http://127.0.0.1:{free_port()}",
-            Secret(KEY),
-            [make_row(1)],
-            sleep=sleeps,
-            max_retries=2,
-        )
-    assert len(sleeps) == 2
+        push_rows(f"http://127.0.0.1:{free_port()}", Secret(KEY), [make_row(1)], max_retries=2)
+    assert len(waits) == 2
     assert "127.0.0.1" in str(caught.value) and KEY not in str(caught.value)
 
 

@@ -2,9 +2,10 @@
 
 Each batch is one `POST /rest/v1/character_images?on_conflict=...` with
 `Prefer: resolution=merge-duplicates,return=minimal`. Timeouts, connection errors, 5xx and 429 are
-retried with exponential backoff and jitter (429 waits for Retry-After); an upsert is idempotent,
-so repeating a batch whose reply was lost is safe. The key is sent in `apikey` and `Authorization`
-and nowhere else: no message quotes it, and server text is scrubbed of it before it is shown.
+retried by stamina with exponential backoff and jitter (a 429 waits exactly its Retry-After); an
+upsert is idempotent, so repeating a batch whose reply was lost is safe. The key is sent in
+`apikey` and `Authorization` and nowhere else: no message quotes it, and server text is scrubbed
+of it before it is shown.
 
 PostgREST's merge-duplicates overwrites every column it is sent, `id` and `created_at` included,
 with the local row's values (the local store keeps them stable for a row).
@@ -13,15 +14,18 @@ with the local row's values (the local store keeps them stable for a row).
 from __future__ import annotations
 
 import json
-import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
+import stamina
 
 from coverctl.config import Secret
 from coverctl.errors import ConfigError, CoverctlError, CredentialRejected, ServiceUnreachable
+
+# coverctl.http also keeps stamina's per-retry warnings off stderr (report.retries counts them).
+from coverctl.http import parse_retry_after
 from coverctl.push.rows import (
     CONFLICT_COLUMNS,
     DEFAULT_BATCH_SIZE,
@@ -40,7 +44,8 @@ URL_VAR = "SUPABASE_URL"
 PREFER = "resolution=merge-duplicates,return=minimal"
 SCHEMA_FILE = "sql/character_images.sql"
 
-BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time
+BACKOFF_INITIAL = 0.25  # seconds before the first retry at least; doubles each time
+BACKOFF_JITTER = 0.25  # plus up to this much, at random
 BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 120.0  # never wait longer than this for one Retry-After
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -63,16 +68,14 @@ def push_rows(
     client: httpx.Client | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_retries: int = 4,
-    sleep: Callable[[float], None] = time.sleep,
-    jitter: Callable[[float, float], float] = random.uniform,
 ) -> PushReport:
     """Upsert `rows` into the project's `character_images` table.
 
-    `url` is the project URL (SUPABASE_URL, with or without /rest/v1). `sleep` and `jitter` are
-    injectable so tests need not wait. Raises CredentialRejected (401/403), ConfigError (no such
-    table, no unique index, bad URL), ServiceUnreachable (still failing after `max_retries`
-    retries), CoverctlError (PostgREST refused a batch, e.g. a check violation), InputRowError
-    (a malformed row; nothing is sent). Batches before a failed one stay committed.
+    `url` is the project URL (SUPABASE_URL, with or without /rest/v1). Raises
+    CredentialRejected (401/403), ConfigError (no such table, no unique index, bad URL),
+    ServiceUnreachable (still failing after `max_retries` retries), CoverctlError (PostgREST
+    refused a batch, e.g. a check violation), InputRowError (a malformed row; nothing is sent).
+    Batches before a failed one stay committed.
     """
     started = time.monotonic()
     if batch_size < 1:
@@ -97,22 +100,24 @@ def push_rows(
         for number, batch in enumerate(batches, start=1):
             body = json.dumps(list(batch), ensure_ascii=False).encode("utf-8")
             where = f"batch {number} of {len(batches)}"
-            attempt = 0
-            while True:
-                try:
-                    _send(http, endpoint, params, headers, body, host, secret, report, where)
-                    break
-                except _Retryable as retry:
-                    if attempt >= max_retries:
-                        raise ServiceUnreachable(
-                            f"{PROVIDER} at {host} still failed after {attempt + 1} tries "
-                            f"({retry.reason}) on {where}.{_progress(report)}"
-                        ) from None
-                    # 429 with Retry-After: wait exactly that long; otherwise back off.
-                    delay = retry.wait if retry.wait is not None else _backoff(attempt, jitter)
-                    attempt += 1
-                    report.retries += 1
-                    sleep(delay)
+            try:
+                for attempt in stamina.retry_context(
+                    on=_retry_wait,
+                    attempts=max_retries + 1,
+                    timeout=None,
+                    wait_initial=BACKOFF_INITIAL,
+                    wait_max=BACKOFF_CAP,
+                    wait_jitter=BACKOFF_JITTER,
+                ):
+                    with attempt:
+                        if attempt.num > 1:
+                            report.retries += 1
+                        _send(http, endpoint, params, headers, body, host, secret, report, where)
+            except _Retryable as failure:
+                raise ServiceUnreachable(
+                    f"{PROVIDER} at {host} still failed after {max_retries + 1} tries "
+                    f"({failure.reason}) on {where}.{_progress(report)}"
+                ) from None
             report.batches += 1
             report.rows_sent += len(batch)
     finally:
@@ -192,15 +197,16 @@ def _endpoint(url: str) -> tuple[str, str]:
     return f"{base}/rest/v1/{TABLE_NAME}", host
 
 
-def _backoff(attempt: int, jitter: Callable[[float, float], float]) -> float:
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2**attempt))
-    return ceiling / 2 + jitter(0.0, ceiling / 2)
+def _retry_wait(exc: Exception) -> bool | float:
+    """stamina's `on` hook: False when `exc` is not worth another try; the seconds a 429's
+    Retry-After asked for; True for stamina's own backoff (5xx, timeouts, connection errors)."""
+    if not isinstance(exc, _Retryable):
+        return False
+    return exc.wait if exc.wait is not None else True
 
 
 def _retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP-date), capped; None if absent."""
-    from coverctl.http import parse_retry_after
-
     if not value or not value.strip():
         return None
     return min(parse_retry_after(value), RETRY_AFTER_CAP)
