@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
-import stamina
 from aiolimiter import AsyncLimiter
 
 from coverctl import __version__
@@ -37,13 +36,11 @@ from coverctl.errors import ProviderUnavailable, ResponseTooLarge
 # Re-exported for callers that predate coverctl.redact, the one home of redaction.
 from coverctl.redact import redact_url as redact_url
 from coverctl.redact import scrub as scrub
+from coverctl.retrying import retry_context
 
 # httpx logs full request URLs (with query strings) at INFO: keep it quiet so no key is logged.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
-# stamina logs every scheduled retry at WARNING; with no handler configured Python prints it on
-# stderr, through the batch progress bar. Our own per-provider stats count retries instead.
-logging.getLogger("stamina").setLevel(logging.ERROR)
 
 T = TypeVar("T")
 
@@ -374,7 +371,7 @@ class HttpClient:
         rate_limited = 0
         while True:
             try:
-                async for attempt in stamina.retry_context(
+                async for attempt in retry_context(
                     on=transient,
                     attempts=policy.attempts,
                     timeout=None,

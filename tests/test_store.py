@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import stamina
+from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
 
 from coverctl.errors import StoreError
-from coverctl.store.db import SCHEMA_VERSION, TABLE, ImageRecord, ImageStore
+from coverctl.store.db import SCHEMA_VERSION, TABLE, ImageRecord, ImageStore, _enable_wal
 
 
 def record(**changes: object) -> ImageRecord:
@@ -169,3 +172,49 @@ def test_failed_migration_rolls_back_whole(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(dbmodule, "MIGRATIONS", tuple(migrations))
     store = ImageStore(path)  # the retry starts from a clean file, not half-migrated
     assert store.schema_version == SCHEMA_VERSION
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another process's connection holding the new store file while it sets it up."""
+    conn = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    conn.execute("CREATE TABLE setup (x)")
+    conn.execute("BEGIN EXCLUSIVE")
+    yield conn
+    conn.close()
+
+
+def retried_switch(conn: sqlite3.Connection, on_retry: Callable[[RetryDetails], None]) -> None:
+    """`_enable_wal` with stamina's test mode (no waits) and `on_retry` told of each retry."""
+    before = get_on_retry_hooks()
+    set_on_retry_hooks([on_retry])
+    try:
+        with stamina.set_testing(True, attempts=100, cap=True):
+            _enable_wal(conn, attempts=5)
+    finally:
+        set_on_retry_hooks(before)
+
+
+def test_the_wal_switch_is_tried_again_while_another_process_holds_the_file(
+    tmp_path: Path, holder: sqlite3.Connection
+) -> None:
+    causes: list[BaseException | None] = []
+
+    def release(details: RetryDetails) -> None:
+        causes.append(details.caused_by)
+        holder.execute("COMMIT")
+
+    conn = sqlite3.connect(tmp_path / "c.db", timeout=0)
+    retried_switch(conn, release)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert len(causes) == 1 and "locked" in str(causes[0])
+
+
+def test_the_wal_switch_gives_up_after_its_attempts(
+    tmp_path: Path, holder: sqlite3.Connection
+) -> None:
+    retries: list[int] = []
+    conn = sqlite3.connect(tmp_path / "c.db", timeout=0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        retried_switch(conn, lambda details: retries.append(details.retry_num))
+    assert retries == [1, 2, 3, 4]

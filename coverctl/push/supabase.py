@@ -19,12 +19,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
-import stamina
 
 from coverctl.config import Secret
 from coverctl.errors import ConfigError, CoverctlError, CredentialRejected, ServiceUnreachable
-
-# coverctl.http also keeps stamina's per-retry warnings off stderr (report.retries counts them).
 from coverctl.http import parse_retry_after
 from coverctl.push.rows import (
     CONFLICT_COLUMNS,
@@ -35,6 +32,7 @@ from coverctl.push.rows import (
     prepare_rows,
 )
 from coverctl.redact import scrub
+from coverctl.retrying import retry_context
 
 __all__ = ["PushReport", "push_rows"]
 
@@ -101,7 +99,7 @@ def push_rows(
             body = json.dumps(list(batch), ensure_ascii=False).encode("utf-8")
             where = f"batch {number} of {len(batches)}"
             try:
-                for attempt in stamina.retry_context(
+                for attempt in retry_context(
                     on=_retry_wait,
                     attempts=max_retries + 1,
                     timeout=None,

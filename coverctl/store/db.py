@@ -7,7 +7,6 @@ WAL mode so a batch can commit rows while `audit` reads. Each schema change is o
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import sqlite_utils
 
 from coverctl.constants import Source
 from coverctl.errors import StoreError
+from coverctl.retrying import retry_context
 from coverctl.store.decisions import DecisionStore, migrate_decisions
 
 TABLE = "character_images"
@@ -161,17 +161,26 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _UPSERT_KEY = frozenset({"character_key", "title_key", "source"})
 
 
+WAL_SWITCH_WAIT = 0.05  # seconds between tries while another process switches the same file
+
+
 def _enable_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
     """Switch to WAL. SQLite answers "database is locked" at once, without its busy handler,
     when another process is switching the same new file at that moment: try again briefly."""
-    for attempt in range(attempts):
-        try:
+    for attempt in retry_context(
+        on=_locked,
+        attempts=attempts,
+        timeout=None,
+        wait_initial=WAL_SWITCH_WAIT,
+        wait_max=WAL_SWITCH_WAIT,
+        wait_jitter=0,
+    ):
+        with attempt:
             conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
+
+
+def _locked(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 @dataclass(frozen=True)
