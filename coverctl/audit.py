@@ -30,12 +30,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from coverctl.config import Settings
 from coverctl.constants import GENERATED_URL_PATTERNS, QualityScore, Source
 from coverctl.errors import UsageError
 from coverctl.store.db import ImageStore
+
+if TYPE_CHECKING:
+    from coverctl.report import ReportCard
 
 __all__ = [
     "DEFAULT_MIN_QUALITY",
@@ -490,28 +493,19 @@ def run_audit(
 
 def report_cards(
     findings: Iterable[Finding], thumbnails: Mapping[str, Any] | None = None
-) -> list[Any]:
+) -> list[ReportCard]:
     """ReportCards for the HTML report, with the pictures' thumbnails when given (by URL:
     `coverctl.curation.thumbnails.Thumbnail`), and why a picture has none or is unusable."""
     from coverctl.report import ReportCard
     from coverctl.sources.imagecheck import image_use
 
     cards = []
-    for f in findings:
-        preview = (thumbnails or {}).get(f.image_url or "")
-        problem = preview.problem_for(image_use(f.source)) if preview is not None else None
+    for finding in findings:
+        preview = (thumbnails or {}).get(finding.image_url or "")
+        problem = preview.problem_for(image_use(finding.source)) if preview is not None else None
         cards.append(
             ReportCard(
-                row_id=f.row_id,
-                character_name=f.character_name,
-                title=f.title,
-                source=f.source,
-                quality_score=f.quality_score,
-                image_url=f.image_url,
-                last_checked=f.last_checked,
-                last_status=f.last_status,
-                problems=f.problems,
-                problem_details=f.details,
+                finding,
                 thumbnail=preview.data if preview is not None else None,
                 picture_problem=problem[0] if problem else None,
                 picture_detail=problem[1] if problem else None,

@@ -21,24 +21,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from coverctl.audit import Finding
 
 __all__ = ["ReportCard", "render_report", "write_report"]
 
 
 @dataclass(frozen=True)
 class ReportCard:
-    """One stored row with problems, as the report shows it."""
+    """One flagged row as the report shows it: the audit's finding (its problem kinds, e.g.
+    "low_quality", "dead_link", and one human sentence each), and a preview of its picture."""
 
-    row_id: str
-    character_name: str
-    title: str
-    source: str
-    quality_score: int | None
-    image_url: str | None
-    last_checked: str | None
-    last_status: str | None
-    problems: tuple[str, ...]  # kinds, e.g. "low_quality", "dead_link"
-    problem_details: tuple[str, ...]  # one human sentence each
+    finding: Finding
     thumbnail: bytes | None = None  # small JPEG/PNG/WebP bytes, embedded as a data: URI
     picture_problem: str | None = None  # why the picture has no thumbnail, or is unusable
     picture_detail: str | None = None  # the sentence behind it (shown on hover)
@@ -166,12 +162,13 @@ def _thumbnail(card: ReportCard) -> str:
     if card.thumbnail and mime:
         data = base64.b64encode(card.thumbnail).decode("ascii")
         img = (
-            f'<img class="th" src="data:{mime};base64,{data}" alt="{escape(card.character_name)}">'
+            f'<img class="th" src="data:{mime};base64,{data}" '
+            f'alt="{escape(card.finding.character_name)}">'
         )
         # A usable preview of an unusable picture (too small for its use): say so on it.
         return f'<div class="thw">{img}{_why(card)}</div>' if card.picture_problem else img
     # No usable bytes: a neutral box with the character's initial and why, never the remote URL.
-    initial = escape(card.character_name.strip()[:1].upper() or "?")
+    initial = escape(card.finding.character_name.strip()[:1].upper() or "?")
     label = escape(f"no picture: {card.picture_problem or 'no preview'}")
     return f'<div class="th ph" role="img" aria-label="{label}">{initial}{_why(card)}</div>'
 
@@ -190,23 +187,24 @@ def _image_link(url: str | None) -> str:
 
 
 def _card(card: ReportCard, kinds: list[str]) -> str:
-    score = "—" if card.quality_score is None else str(card.quality_score)
-    checked = escape(card.last_checked or "never")
-    if card.last_status:
-        checked += f" ({escape(card.last_status)})"
-    details = "".join(f"<li>{escape(d)}</li>" for d in card.problem_details)
+    row = card.finding
+    score = "—" if row.quality_score is None else str(row.quality_score)
+    checked = escape(row.last_checked or "never")
+    if row.last_status:
+        checked += f" ({escape(row.last_status)})"
+    details = "".join(f"<li>{escape(d)}</li>" for d in row.details)
     if details:
         details = f'<ul class="dl">{details}</ul>'
     return (
-        f'<article class="card" data-source="{escape(card.source)}" '
-        f'data-problems="{escape(" ".join(kinds))}" data-row="{escape(card.row_id)}">'
+        f'<article class="card" data-source="{escape(row.source)}" '
+        f'data-problems="{escape(" ".join(kinds))}" data-row="{escape(row.row_id)}">'
         f"{_thumbnail(card)}"
-        f'<div class="bd"><h2>{escape(card.character_name)}</h2>'
-        f'<div class="sub">{escape(card.title)}</div>'
-        f'<dl class="kv"><dt>source</dt><dd>{escape(card.source)}</dd>'
+        f'<div class="bd"><h2>{escape(row.character_name)}</h2>'
+        f'<div class="sub">{escape(row.title)}</div>'
+        f'<dl class="kv"><dt>source</dt><dd>{escape(row.source)}</dd>'
         f"<dt>score</dt><dd>{score}</dd><dt>checked</dt><dd>{checked}</dd>"
-        f"<dt>row</dt><dd>{escape(card.row_id)}</dd></dl>"
-        f"{_image_link(card.image_url)}"
+        f"<dt>row</dt><dd>{escape(row.row_id)}</dd></dl>"
+        f"{_image_link(row.image_url)}"
         f'<div class="bs">{"".join(_badge(k) for k in kinds)}</div>'
         f"{details}"
         "</div></article>"
@@ -238,8 +236,8 @@ def render_report(
     by_problem: Counter[str] = Counter()
     parts: list[str] = []
     for card in cards:
-        kinds = list(dict.fromkeys(_token(k) for k in card.problems))
-        by_source[card.source] += 1
+        kinds = list(dict.fromkeys(_token(k) for k in card.finding.problems))
+        by_source[card.finding.source] += 1
         by_problem.update(kinds)
         parts.append(_card(card, kinds))
     total = len(parts)

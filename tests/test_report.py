@@ -14,6 +14,7 @@ from unittest import mock
 import pytest
 from PIL import Image, ImageDraw, ImageStat
 
+from coverctl.audit import Finding
 from coverctl.report import ReportCard, render_report, write_report
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ HOSTILE_NAME = '<script>window.__pwned=1</script><img src=x onerror="window.__pw
 HOSTILE_TITLE = '"><svg onload="window.__pwned=3">'
 
 
-def make_card(n: int = 0, **overrides: Any) -> ReportCard:
+def make_card(n: int = 0, thumbnail: bytes | None = None, **overrides: Any) -> ReportCard:
+    """A card for the audit's finding on row `n` (`overrides` are the finding's fields)."""
     fields: dict[str, Any] = {
         "row_id": str(n),
         "character_name": f"Character {n}",
@@ -35,11 +37,15 @@ def make_card(n: int = 0, **overrides: Any) -> ReportCard:
         "image_url": f"https://image.tmdb.org/t/p/w500/{n}.jpg",
         "last_checked": "2025-01-20T03:00:00Z",
         "last_status": "200",
+        "year": None,
+        "media_type": None,
+        "person_name": None,
+        "updated_at": None,
         "problems": ("low_quality",),
-        "problem_details": ("Quality score 50 is below the bar of 70.",),
+        "details": ("Quality score 50 is below the bar of 70.",),
     }
     fields.update(overrides)
-    return ReportCard(**fields)
+    return ReportCard(Finding(**fields), thumbnail)
 
 
 def thumbnail_jpeg(shade: int, size: tuple[int, int] = (120, 160)) -> bytes:
@@ -100,7 +106,7 @@ def test_hostile_values_are_rendered_as_inert_text() -> None:
         title=HOSTILE_TITLE,
         source='tmdb" onmouseover="x',
         problems=("dead_link", "<b>bold</b>"),
-        problem_details=("<iframe src=//evil.example>",),
+        details=("<iframe src=//evil.example>",),
         last_status="<i>",
     )
     page = render_report([card], title="<script>t()</script>")
@@ -196,9 +202,7 @@ def test_ten_thousand_cards_render_quickly() -> None:
             n,
             source=("tmdb", "tvdb", "hardcover")[n % 3],
             problems=("low_quality", "dead_link")[: 1 + n % 2],
-            problem_details=("Quality score 50 is below 70.", "HTTP 404 on 2025-01-20.")[
-                : 1 + n % 2
-            ],
+            details=("Quality score 50 is below 70.", "HTTP 404 on 2025-01-20.")[: 1 + n % 2],
         )
         for n in range(10_000)
     ]
@@ -249,7 +253,7 @@ def browser_cards() -> list[ReportCard]:
                 source=SOURCES[n % 3],
                 quality_score=None if n == 5 else 30 + 5 * n,
                 problems=problems,
-                problem_details=tuple(f"Detail about {k} for card {n}." for k in problems),
+                details=tuple(f"Detail about {k} for card {n}." for k in problems),
                 thumbnail=thumbnail_jpeg(20 * n) if n % 4 else None,
             )
         )
@@ -301,7 +305,7 @@ def test_browser_shows_every_card_and_runs_no_injected_script(
 def test_browser_filters_by_source_then_problem(browser: WebDriver, report_url: str) -> None:
     from selenium.webdriver.common.by import By
 
-    cards = browser_cards()
+    cards = [card.finding for card in browser_cards()]
     browser.get(report_url)
 
     choose(browser, "filter-source", "tvdb")
