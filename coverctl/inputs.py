@@ -144,7 +144,7 @@ def _read_csv_header(reader: Any) -> list[str]:
         raise UsageError(f"The CSV header cannot be read: {exc}.") from None
     mapped = []
     for index, name in enumerate(header, start=1):
-        column = _printable(" ".join(name.split())).lower() or f"column_{index}"
+        column = printable(" ".join(name.split())).lower() or f"column_{index}"
         mapped.append(COLUMN_ALIASES.get(column, column))
     missing = [f for f in ("character_name", "title") if f not in mapped]
     if missing and header:
@@ -234,7 +234,7 @@ def _read_jsonl(handle: TextIO) -> Iterator[InputRow]:
             continue
         fields: dict[str, Any] = {}
         for key, value in data.items():
-            name = _printable(str(key)).strip()
+            name = printable(str(key)).strip()
             fields[COLUMN_ALIASES.get(name.lower(), name)] = value
         yield _make_row(number, fields)
 
@@ -270,21 +270,23 @@ def _title_only(values: dict[str, Any]) -> Query | None:
 
 
 def _clean_extra(extra: dict[str, Any]) -> dict[str, Any]:
-    return {_printable(k): _clean_value(v) for k, v in extra.items()}
+    return {printable(k): _clean_value(v) for k, v in extra.items()}
 
 
 def _clean_value(value: Any) -> Any:
     """A passed-through value that can be written as UTF-8 (undecodable bytes become U+FFFD)."""
     if isinstance(value, str):
-        return _printable(value)
+        return printable(value)
     if isinstance(value, list):
         return [_clean_value(v) for v in value]
     if isinstance(value, dict):
-        return {_printable(str(k)): _clean_value(v) for k, v in value.items()}
+        return {printable(str(k)): _clean_value(v) for k, v in value.items()}
     return value
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
+    """`text` as it can be written as UTF-8: bytes that were not UTF-8 (read as surrogates)
+    become U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 

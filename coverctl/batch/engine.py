@@ -27,7 +27,7 @@ from typing import Any, Protocol, cast
 
 from coverctl.constants import MediaType
 from coverctl.errors import ConfigError, CoverctlError, ProviderError, StoreError
-from coverctl.inputs import InputRow
+from coverctl.inputs import InputRow, printable
 from coverctl.models import Query, Resolution
 from coverctl.names import question_key
 from coverctl.redact import scrub
@@ -65,10 +65,7 @@ def query_key(query: Query) -> tuple[Any, ...]:
 
 
 def _as_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return text[:300]
+    return None if value is None else printable(str(value))[:300]
 
 
 def failure_result(
