@@ -16,6 +16,7 @@ The rules, checked field by field in this order:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -35,6 +36,10 @@ LABELS: Final = {
     "actor": "actor",
 }
 QUERY_FIELDS: Final = tuple(LABELS)
+# Undecodable bytes arrive as lone surrogates (surrogateescape: input files, argv).
+_UNDECODABLE: Final = re.compile("[\udc80-\udcff]")
+# Those, and control characters but tab.
+_UNWANTED: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f\udc80-\udcff]")
 
 
 class Problem:
@@ -102,14 +107,13 @@ def _text(fields: Mapping[str, Any], name: str, *, required: bool) -> str | None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise _fail(name, Problem.NOT_TEXT, f"The {label} must be text.")
     text = str(value)
-    # Undecodable bytes arrive as lone surrogates (surrogateescape: input files, argv).
-    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text):
-        raise _fail(
-            name,
-            Problem.NOT_UTF8,
-            f"The {label} has bytes that are not UTF-8; save the file as UTF-8.",
-        )
-    if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in text):
+    if _UNWANTED.search(text):  # one scan for the common case: nothing wrong
+        if _UNDECODABLE.search(text):
+            raise _fail(
+                name,
+                Problem.NOT_UTF8,
+                f"The {label} has bytes that are not UTF-8; save the file as UTF-8.",
+            )
         raise _fail(name, Problem.CONTROL, f"The {label} contains control characters.")
     text = " ".join(text.split())
     if len(text) > MAX_FIELD_LENGTH:
