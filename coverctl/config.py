@@ -41,6 +41,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "SUPABASE_KEY": "Supabase service key",
     "AZURE_STORAGE_CONNECTION_STRING": "Azure Blob Storage connection string",
     "COVERCTL_POSTGRES_DSN": "PostgreSQL DSN for `push postgres`",
+    "COVERCTL_REDIS_URL": "redis:// URL: cache, rate limits and locks shared by every worker",
     "BACKEND_URL": "base URL used to qualify relative image paths",
     "COVERCTL_STATIC_DIR": "directory of local override images",
     "COVERCTL_HTTP_TIMEOUT": "seconds before a provider request times out",
@@ -140,6 +141,9 @@ class Settings:
     vision_url: str | None = None
     vision_model: str | None = None
     vision_api_key: Secret | None = None
+    # Shared by every worker on every host when set (fleet/, store/redis_cache.py). A Secret: the
+    # URL may carry a password; `config show` prints it with the password redacted.
+    redis_url: Secret | None = None
     rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     bursts: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BURSTS))
     network: bool = True
@@ -172,7 +176,10 @@ class Settings:
             self.gemini_api_key,
             self.vision_api_key,
         ]
-        return [v.reveal() for v in values if v]
+        found = [v.reveal() for v in values if v]
+        if self.redis_url:
+            found.extend(url_passwords(self.redis_url.reveal()))
+        return found
 
     def with_rates(self, overrides: Mapping[str, float]) -> Settings:
         merged = dict(self.rates)
@@ -243,6 +250,7 @@ class Settings:
             else None,
             vision_model=text("COVERCTL_VISION_MODEL"),
             vision_api_key=secret("COVERCTL_VISION_API_KEY"),
+            redis_url=_redis_url(values),
         )
 
     def service_hosts(self) -> frozenset[str]:
@@ -328,6 +336,34 @@ def _url(values: Mapping[str, str], name: str, default: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be an http(s) URL, got {value!r}.")
     return value
+
+
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url(values: Mapping[str, str]) -> Secret | None:
+    value = values.get("COVERCTL_REDIS_URL", "").strip()
+    if not value:
+        return None
+    if not value.startswith(REDIS_URL_SCHEMES):
+        raise ConfigError(
+            "COVERCTL_REDIS_URL must be a redis://, rediss:// or unix:// URL "
+            "(e.g. redis://redis.internal:6379/0)."
+        )
+    return Secret(value)
+
+
+def url_passwords(url: str) -> list[str]:
+    """The passwords a URL carries (`user:password@`, or a `password=` query parameter)."""
+    from urllib.parse import parse_qs
+
+    try:
+        parts = urlsplit(url)
+        found = [parts.password] if parts.password else []
+    except ValueError:
+        return []
+    found.extend(p for p in parse_qs(parts.query).get("password", []) if p)
+    return found
 
 
 def _positive_float(name: str, value: str) -> float:

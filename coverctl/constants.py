@@ -77,6 +77,23 @@ class CacheTTL:
     THUMBNAIL: Final[int | None] = 30 * 24 * 3600
 
 
+class FleetTiming:
+    """Seconds that pace the state shared through Redis (COVERCTL_REDIS_URL) by every worker."""
+
+    # Connecting, and one command: a Redis that does not answer within these stops the run.
+    CONNECT_TIMEOUT: Final = 2.0
+    COMMAND_TIMEOUT: Final = 5.0
+    # A command lock lapses this long after its holder stopped renewing it (a `kill -9`, a host
+    # gone); a live holder renews it every LOCK_RENEW seconds.
+    LOCK_TTL: Final = 30.0
+    LOCK_RENEW: Final = 10.0
+    # The single-flight lease of one provider fetch, renewed while the fetch runs; a worker
+    # waiting for another's fetch looks for its answer every FLIGHT_POLL_MIN..MAX seconds.
+    FLIGHT_LEASE: Final = 15.0
+    FLIGHT_POLL_MIN: Final = 0.01
+    FLIGHT_POLL_MAX: Final = 0.1
+
+
 class MediaType:
     MOVIE: Final = "movie"
     TV: Final = "tv"

@@ -346,7 +346,7 @@ async def check_store(
 ) -> DeadLinkReport:
     """Check the store's URLs (those due, with ``options.stale``), record, report, maybe prune.
 
-    ``cache`` (a :class:`coverctl.store.cache.Cache`) is where resolutions of pruned URLs are
+    ``cache`` (a :class:`coverctl.store.cache.CacheBackend`) is where resolutions of pruned URLs are
     evicted. ``on_progress(done, total)`` is called after each URL. ``client`` and ``resolve``
     are passed to ``check_links`` (tests).
     """

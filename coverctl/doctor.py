@@ -5,7 +5,8 @@ timeout and never retried: TMDB `GET /configuration`, TVDB `POST /login`, Hardco
 GraphQL query, Replicate `GET /account`, Supabase `GET /rest/v1/`, SerpApi `GET /account.json`
 (free), Luma `GET /credits`, Gemini `GET /models`, the vision API `GET /models`, Azure Blob one
 page of the container list. Plus the local state: the store (opens, schema version), the cache
-directory (writable) and the static image directory (exists, how many pictures).
+directory (writable) and the static image directory (exists, how many pictures); and Redis when
+COVERCTL_REDIS_URL is set (PING, server version).
 
 Each check ends `ok`, `skipped` (not configured) or `failed`, with a one-sentence fix that names
 the variable or URL to change. Keys never appear: every text is scrubbed of every configured secret
@@ -106,6 +107,7 @@ async def run_checks(
             asyncio.to_thread(check_static_dir, settings),
             *(_run_probe(client, p, timeout) for p in probes),
             check_azure(settings, timeout),
+            asyncio.to_thread(check_redis, settings, timeout),
         )
     secrets = settings.secrets()
     return [_scrubbed(result, secrets) for result in results]
@@ -152,6 +154,8 @@ def check_store(settings: Settings) -> CheckResult:
 
 def check_cache_dir(settings: Settings) -> CheckResult:
     """The cache directory accepts a new file (or, if missing, could be created)."""
+    if settings.redis_url is not None:
+        return CheckResult("cache", "skipped", "the cache is in Redis (COVERCTL_REDIS_URL)")
     path = settings.cache_dir
     if not path.exists():
         return _writable_location("cache", path, f"no cache yet; it will be created at {path}")
@@ -173,6 +177,40 @@ def check_cache_dir(settings: Settings) -> CheckResult:
             fix=f"Make {path} writable, or set COVERCTL_HOME to a writable directory.",
         )
     return CheckResult("cache", "ok", f"{path} is writable")
+
+
+def check_redis(settings: Settings, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
+    """Redis answers PING with the URL's credentials; its version (COVERCTL_REDIS_URL)."""
+    if settings.redis_url is None:
+        return CheckResult("redis", "skipped", "COVERCTL_REDIS_URL is not set")
+    from coverctl.errors import RedisUnavailable
+    from coverctl.fleet.connection import describe, redis_errors, server_version, sync_client
+
+    url = settings.redis_url.reveal()
+    started = time.perf_counter()
+    try:
+        client = sync_client(url, timeout=timeout, retries=0)
+        try:
+            with redis_errors(url, starting=True):
+                client.ping()
+                version = server_version(client)
+        finally:
+            client.close()
+    except RedisUnavailable as exc:
+        return CheckResult(
+            "redis",
+            "failed",
+            exc.message,
+            _ms(started),
+            "Start Redis or correct COVERCTL_REDIS_URL (redis://[:password@]host:port/db); "
+            "unset it to use the local disk cache and limits.",
+        )
+    return CheckResult(
+        "redis",
+        "ok",
+        f"{describe(url)}: Redis {version}; cache, rate limits and locks are shared there",
+        latency_ms=_ms(started),
+    )
 
 
 def _writable_location(component: str, path: Path, detail: str) -> CheckResult:

@@ -81,6 +81,11 @@ class ServiceUnreachable(ConfigError):
     """A service the user explicitly asked for (upload target, push database) is unreachable."""
 
 
+class RedisUnavailable(ServiceUnreachable):
+    """Redis (COVERCTL_REDIS_URL) cannot be reached, or stopped answering mid-run. Fatal: the
+    shared rate limits live there, so a run never goes on unpaced without it."""
+
+
 class BillingError(ConfigError):
     """A billed service refused the request for the account's plan, credit or quota."""
 

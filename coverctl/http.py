@@ -2,7 +2,9 @@
 
 Every provider call goes through `HttpClient.request`, which
 - waits for the provider's gate: a leaky-bucket rate limit (aiolimiter) shared by all tasks, plus
-  any pause a 429's `Retry-After` imposed (no task may call that provider before it ends);
+  any pause a 429's `Retry-After` imposed (no task may call that provider before it ends); with
+  COVERCTL_REDIS_URL the rate and the pause are shared by every worker on every host instead
+  (coverctl.fleet.limiter), and failing Redis stops the call rather than letting it go unpaced;
 - retries timeouts, connection errors and 5xx with exponential backoff and jitter (stamina);
 - never retries other 4xx: the caller decides what a 401 or 404 means;
 - waits out up to `rate_limit_attempts` 429s (each pauses the provider for every task);
@@ -24,7 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 from aiolimiter import AsyncLimiter
@@ -41,6 +43,9 @@ from coverctl.retrying import retry_context
 # httpx logs full request URLs (with query strings) at INFO: keep it quiet so no key is logged.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+if TYPE_CHECKING:
+    from coverctl.fleet import Fleet
 
 T = TypeVar("T")
 
@@ -98,6 +103,29 @@ class ProviderStats:
         }
 
 
+class Pacer(Protocol):
+    """A provider's rate limit: `acquire` returns 0.0 once a request may go, or the seconds of a
+    pause (another worker's 429) to wait before asking again. `pause` shares a 429's pause."""
+
+    async def acquire(self) -> float: ...
+
+    async def pause(self, seconds: float) -> None: ...
+
+
+class LocalPacer:
+    """The rate limit of one process: a leaky bucket (aiolimiter); pauses are the gate's own."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._limiter = AsyncLimiter(burst, burst / rate)
+
+    async def acquire(self) -> float:
+        await self._limiter.acquire()
+        return 0.0
+
+    async def pause(self, seconds: float) -> None:
+        return None
+
+
 class ProviderGate:
     """Pacing and health of one provider, shared by every task of the process.
 
@@ -106,7 +134,8 @@ class ProviderGate:
     after the limiter wait, so a task that was queued in the limiter when the 429 came in waits
     out the pause too. Everything between that last check and handing the request to the
     transport is synchronous: no task can pass the gate after a 429 was seen and before its pause
-    is set.
+    is set. With a shared pacer (coverctl.fleet) the rate and the pauses are the fleet's: a pause
+    is also announced to every worker, and one announced by another worker is waited out here.
 
     Health: a circuit breaker. `breaker_threshold` consecutive failures (5xx, timeouts, connection
     errors; not 4xx, not 429) open it for `breaker_cooldown` seconds, during which calls fail at
@@ -121,11 +150,14 @@ class ProviderGate:
         burst: int,
         policy: RetryPolicy,
         concurrency: int | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.name = name
         self.rate = rate
         self.burst = max(1, burst)
-        self._limiter = AsyncLimiter(self.burst, self.burst / rate)
+        self.shared = pacer is not None
+        self._pacer: Pacer = pacer or LocalPacer(rate, self.burst)
+        self._announcing: set[asyncio.Task[None]] = set()
         # Requests in flight at once (None: bounded by the rate alone). Held from the send to the
         # end of the body, so a slow image host cannot take more than its share of connections.
         self.concurrency = concurrency
@@ -143,6 +175,25 @@ class ProviderGate:
             self.stats.paused_s += until - max(self.paused_until, time.monotonic())
             self.paused_until = until
         self.stats.rate_limited += 1
+        if self.shared:
+            # This process waits from now on; the other workers as soon as Redis has it. The
+            # next `acquire` here makes sure it got there (or raises that Redis is gone).
+            task = asyncio.get_running_loop().create_task(self._pacer.pause(seconds))
+            self._announcing.add(task)
+
+    async def settle(self) -> None:
+        """Wait for the pauses this gate is announcing to the fleet; raise if one failed."""
+        while self._announcing:
+            announcing = list(self._announcing)
+            self._announcing.clear()
+            results = await asyncio.gather(*announcing, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    def _adopt_pause(self, seconds: float) -> None:
+        """Another worker's pause: wait it out here too (it is not this gate's 429)."""
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
     def _refuse(self) -> None:
         self.stats.skipped += 1
@@ -197,6 +248,7 @@ class ProviderGate:
         pause longer than the policy's patience (`max_retry_after`) is still running.
         """
         while True:
+            await self.settle()
             self.check_circuit()
             wait = self.paused_until - time.monotonic()
             if wait > self._policy.max_retry_after:
@@ -204,7 +256,10 @@ class ProviderGate:
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
-            await self._limiter.acquire()
+            shared_pause = await self._pacer.acquire()
+            if shared_pause > 0:
+                self._adopt_pause(shared_pause)
+                continue
             # A 429 may have paused the provider while we waited for the limiter.
             if self.paused_until <= time.monotonic():
                 return self._enter()
@@ -253,8 +308,11 @@ class HttpClient:
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         secrets: Sequence[str] = (),
+        fleet: Fleet | None = None,
     ) -> None:
         self.policy = policy or DEFAULT_POLICY
+        # Shared pacing and single-flight for every worker (COVERCTL_REDIS_URL); closed with us.
+        self.fleet = fleet
         self._rates = dict(rates)
         self._bursts = dict(bursts or {})
         self._concurrency = dict(DEFAULT_CONCURRENCY_LIMITS if concurrency is None else concurrency)
@@ -276,7 +334,14 @@ class HttpClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        try:
+            await self._client.aclose()
+        finally:
+            if self.fleet is not None:
+                for gate in self.gates.values():
+                    for task in gate._announcing:
+                        task.cancel()
+                await self.fleet.aclose()
 
     def gate(self, provider: str) -> ProviderGate:
         """The gate of `provider`. A name like "image_fetch:host" gets a gate of its own (pacing,
@@ -288,7 +353,8 @@ class HttpClient:
             rate = self._rates.get(provider, self._rates.get(family, 10.0))
             burst = self._bursts.get(provider, self._bursts.get(family, 1))
             limit = self._concurrency.get(provider, self._concurrency.get(family))
-            gate = ProviderGate(provider, rate, burst, self.policy, limit)
+            pacer = self.fleet.limiter(provider, rate, burst) if self.fleet else None
+            gate = ProviderGate(provider, rate, burst, self.policy, limit, pacer)
             self.gates[provider] = gate
         return gate
 
@@ -309,15 +375,27 @@ class HttpClient:
             return self.gate(provider).stats.requests if provider in self.gates else 0
         return sum(g.stats.requests for g in self.gates.values())
 
-    async def single_flight(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
-        """Run `factory()` once for concurrent callers with the same key; all get its result."""
+    async def single_flight(
+        self,
+        key: str,
+        factory: Callable[[], Awaitable[T]],
+        *,
+        published: Callable[[], T | None] | None = None,
+    ) -> T:
+        """Run `factory()` once for concurrent callers with the same key; all get its result.
+
+        With a fleet and `published` (reads what `factory` stores in the shared cache), once for
+        every worker of the fleet too: see coverctl.fleet.flight."""
         future = self._inflight.get(key)
         if future is not None:
             return await asyncio.shield(future)
         future = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await factory()
+            if self.fleet is not None and published is not None:
+                result = await self.fleet.single_flight(key, factory, published)
+            else:
+                result = await factory()
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: waiters re-raise it themselves

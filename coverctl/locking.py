@@ -1,12 +1,13 @@
 """One run at a time: an exclusive, non-blocking lock per command for cron and CI.
 
 ``command_lock(settings, "dead-links")`` holds ``COVERCTL_HOME/locks/dead-links.lock`` for the
-duration of a ``with`` block. It is an OS file lock (``flock`` through filelock), so it belongs to
-the process: a crash or ``kill -9`` releases it and nothing stale is left behind. A second run
-that finds the lock held does not wait: it raises :class:`RunInProgress` at once (exit code 4,
-"the environment does not let this run go ahead"; nothing was done), with the holder's pid and
-start time when they are known, so an overlapping cron job ends in milliseconds with a clear
-message instead of writing the same rows twice.
+duration of a ``with`` block (with ``COVERCTL_REDIS_URL`` set, a lock in Redis instead, shared by
+every host: see coverctl.fleet.locks). It is an OS file lock (``flock`` through filelock), so it
+belongs to the process: a crash or ``kill -9`` releases it and nothing stale is left behind. A
+second run that finds the lock held does not wait: it raises :class:`RunInProgress` at once
+(exit code 4, "the environment does not let this run go ahead"; nothing was done), with the
+holder's pid and start time when they are known, so an overlapping cron job ends in milliseconds
+with a clear message instead of writing the same rows twice.
 
 Beside the lock file, ``<name>.owner.json`` records who holds it (pid, host, start time,
 command line). It is informational only: the lock is the ``flock``, never this file, and a stale
@@ -80,7 +81,8 @@ def _write_owner(lock_file: Path, command: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _describe(owner: dict[str, Any]) -> str:
+def describe_owner(owner: dict[str, Any]) -> str:
+    """ " (pid 12, on host-b, started …)" for a lock holder's description; "" when unknown."""
     parts = []
     if owner.get("pid"):
         parts.append(f"pid {owner['pid']}")
@@ -92,19 +94,30 @@ def _describe(owner: dict[str, Any]) -> str:
 
 
 @contextmanager
-def command_lock(settings: Settings, name: str) -> Iterator[Path]:
+def command_lock(settings: Settings, name: str) -> Iterator[Path | str]:
     """Hold the exclusive lock of command ``name``; raise RunInProgress if another run has it.
 
-    Never blocks. Yields the lock file's path. Use it around the part of a command that writes
-    (the store, a cache, an output file), after argument checks, so ``--help`` and usage errors
-    never touch it::
+    Never blocks. Yields the lock file's path, or with ``COVERCTL_REDIS_URL`` the Redis key that
+    is the lock for every host (coverctl.fleet.locks). Use it around the part of a command that
+    writes (the store, a cache, an output file), after argument checks, so ``--help`` and usage
+    errors never touch it::
 
         with command_lock(settings, "dead-links"):
             ...
     """
+    path = lock_path(settings, name)  # checks the name
+    if settings.redis_url is not None:
+        from coverctl.fleet.locks import redis_command_lock
+
+        with redis_command_lock(settings.redis_url.reveal(), name) as key:
+            yield key
+        return
+    yield from _file_lock(path, name)
+
+
+def _file_lock(path: Path, name: str) -> Iterator[Path]:
     from filelock import FileLock, Timeout
 
-    path = lock_path(settings, name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -115,8 +128,9 @@ def command_lock(settings: Settings, name: str) -> Iterator[Path]:
     except Timeout:
         owner = _read_owner(path)
         raise RunInProgress(
-            f"another `coverctl {name}` run is in progress{_describe(owner)}; it holds {path}. "
-            "This run did nothing; it exits so that two runs never write at once.",
+            f"another `coverctl {name}` run is in progress{describe_owner(owner)}; "
+            f"it holds {path}. This run did nothing; it exits so that two runs never write at "
+            "once.",
             owner,
         ) from None
     try:

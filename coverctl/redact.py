@@ -19,7 +19,7 @@ import httpx
 __all__ = ["SECRET_QUERY_PARAMS", "redact_url", "scrub"]
 
 SECRET_QUERY_PARAMS: Final = frozenset(
-    {"api_key", "apikey", "key", "token", "access_token", "sig", "pin"}
+    {"api_key", "apikey", "key", "token", "access_token", "sig", "pin", "password"}
 )
 _SECRET_PARAM_RE: Final = re.compile(
     r"(?i)([?&](?:" + "|".join(sorted(SECRET_QUERY_PARAMS)) + r")=)[^&#\s]*"

@@ -39,7 +39,8 @@ from coverctl.identity import answers_ids
 from coverctl.models import Attempt, Candidate, ExternalIds, Match, Query, Resolution
 from coverctl.names import normalize, question_key
 from coverctl.sources.base import ImageSource, SourceAnswer, SourceContext
-from coverctl.store.cache import Cache, cache_key
+from coverctl.store import open_cache
+from coverctl.store.cache import CacheBackend, cache_key
 from coverctl.store.db import ImageRecord, ImageStore
 from coverctl.store.decisions import REJECTED, Decision
 from coverctl.validation import validate_query
@@ -199,7 +200,7 @@ class Resolver:
 
     settings: Settings
     http: HttpClient
-    cache: Cache
+    cache: CacheBackend
     store: ImageStore
     notices: list[str] = field(default_factory=list)
     _sources: dict[str, ImageSource] = field(default_factory=dict)
@@ -709,7 +710,13 @@ def open_resolver(
     transport: Any = None,
     policy: Any = None,
 ) -> Resolver:
-    """A Resolver with its store, cache and HTTP client. Close with `close_resolver`."""
+    """A Resolver with its store, cache and HTTP client. Close with `close_resolver`.
+
+    With COVERCTL_REDIS_URL the cache, the pacing and the single-flight of provider answers are
+    shared by every worker (coverctl.fleet); RedisUnavailable when Redis does not answer."""
+    from coverctl.fleet import open_fleet
+
+    cache = open_cache(settings, refresh=refresh)
     http = HttpClient(
         rates=settings.rates,
         bursts=settings.bursts,
@@ -717,11 +724,12 @@ def open_resolver(
         transport=transport,
         policy=policy,
         secrets=settings.secrets(),
+        fleet=open_fleet(settings),
     )
     return Resolver(
         settings=settings,
         http=http,
-        cache=Cache(settings.cache_dir, refresh=refresh),
+        cache=cache,
         store=ImageStore(settings.db_path),
     )
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the real services the test suite starts (tests/services.py):
 #   - PostgreSQL server binaries (Debian package postgresql) when no /usr/lib/postgresql/*/bin/initdb
+#   - redis-server (Debian package redis-server) when it is not on PATH
 #   - Azurite, the Azure Blob emulator, from package.json/package-lock.json into ./node_modules
 # Idempotent and quiet: a second run does nothing. The tests start and stop the services themselves.
 set -euo pipefail
@@ -29,6 +30,11 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     apt_install postgresql
 fi
 
+if ! command -v redis-server >/dev/null 2>&1; then
+    log "installing Redis (apt-get install redis-server)"
+    apt_install redis-server
+fi
+
 if ! command -v npm >/dev/null 2>&1; then
     log "installing Node.js and npm (apt-get install nodejs npm)"
     apt_install nodejs npm
@@ -43,3 +49,4 @@ fi
 
 node_modules/.bin/azurite-blob --version >/dev/null
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null
+redis-server --version >/dev/null

@@ -4,6 +4,9 @@
   PATH). Gives `.connection_string` and `.blob_endpoint` for the well-known devstoreaccount1.
 - `postgres`: a throw-away PostgreSQL cluster (Debian's binaries in /usr/lib/postgresql/*/bin; run
   as the `postgres` user when the suite runs as root). `pg_dsn` gives each test a fresh database.
+- `redis_server`: Debian's `redis-server` on loopback, no persistence, with a password (so tests
+  see that it never leaks). `redis_url` gives each test an emptied database; `running_redis()`
+  starts one of a test's own (to kill it part-way).
 
 A missing binary skips the test with a hint to run `bash scripts/services.sh`; when the environment
 variable CI is set (non-empty) it fails instead, so CI never passes by skipping these.
@@ -261,3 +264,98 @@ def pg_dsn(postgres: PostgresService) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres.dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+
+
+# Not a real secret: the throw-away test servers' password, which no output may show.
+REDIS_PASSWORD = "fleet-pw-5c1e7"
+
+
+@dataclass
+class RedisService:
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    password: str = REDIS_PASSWORD
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{self.password}@{self.host}:{self.port}/0"
+
+    def kill(self) -> None:
+        """Stop the server at once (SIGKILL), as a crashed or unplugged Redis would."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def find_redis_server() -> str | None:
+    return shutil.which("redis-server") or next(
+        (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.access(p, os.X_OK)),
+        None,
+    )
+
+
+@contextlib.contextmanager
+def running_redis(port: int | None = None) -> Iterator[RedisService]:
+    """A redis-server on 127.0.0.1 with nothing written to disk; stopped (if still up) on exit."""
+    binary = find_redis_server()
+    if binary is None:
+        missing_service("Redis (redis-server: Debian package redis-server)")
+    workdir = Path(tempfile.mkdtemp(prefix="coverctl-redis-"))
+    log = workdir / "redis.log"
+    port = port or free_port()
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--logfile",
+        str(log),
+        "--daemonize",
+        "no",
+        "--requirepass",
+        REDIS_PASSWORD,
+    ]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port, proc, log)
+        yield RedisService(host="127.0.0.1", port=port, proc=proc)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisService]:
+    with running_redis() as service:
+        yield service
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisService) -> str:
+    """The session's Redis, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return redis_server.url

@@ -135,6 +135,7 @@ def test_every_configured_provider_accepts_and_exit_is_zero(
         "gemini",
         "vision",
         "azure",
+        "redis",
     ]
     for check in report["checks"]:
         assert set(check) == {"component", "status", "detail", "latency_ms", "fix"}

@@ -1,4 +1,4 @@
-"""`coverctl cache clear|stats`: on-disk cache maintenance."""
+"""`coverctl cache clear|stats`: cache maintenance (the disk cache, or Redis when configured)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import typer
 
 from coverctl.errors import UsageError
 
-cache_app = typer.Typer(help="On-disk cache maintenance.", no_args_is_help=True)
+cache_app = typer.Typer(
+    help="Cache maintenance (on disk, or in Redis with COVERCTL_REDIS_URL).", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,13 +31,14 @@ def clear(
     results included. Emptying a tier also restarts its hit/miss counts.
     """
     from coverctl.cli.common import load_settings, print_json, stdout_console
-    from coverctl.store.cache import TIERS, Cache
+    from coverctl.store import open_cache
+    from coverctl.store.cache import TIERS
 
     if expired and source:
         # Expiry is per tier, not per source: expired entries of every source go anyway.
         raise UsageError("Use --expired or --source, not both (--expired covers every source).")
     settings = load_settings()
-    cache = Cache(settings.cache_dir)
+    cache = open_cache(settings)
     try:
         tiers = (
             list(TIERS) if (all_tiers or expired or source) else [t for t in TIERS if t != "search"]
@@ -61,10 +64,11 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print one JSON obj
     from rich.table import Table
 
     from coverctl.cli.common import load_settings, print_json, stdout_console
-    from coverctl.store.cache import Cache
+    from coverctl.store import open_cache
 
     settings = load_settings()
-    cache = Cache(settings.cache_dir)
+    cache = open_cache(settings)
+    shared = settings.redis_url is not None
     try:
         tiers = cache.stats()
     finally:
@@ -74,7 +78,9 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print one JSON obj
         misses = sum(t.misses for t in tiers)
         print_json(
             {
-                "directory": str(settings.cache_dir),
+                "directory": None if shared else cache.location,
+                "backend": "redis" if shared else "disk",
+                "location": cache.location,
                 "total": {
                     "entries": sum(t.entries for t in tiers),
                     "bytes": sum(t.bytes for t in tiers),
@@ -96,7 +102,7 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print one JSON obj
             }
         )
         return
-    table = Table(title=f"cache: {settings.cache_dir}")
+    table = Table(title=f"cache: {cache.location}")
     for column in ("tier", "entries", "bytes", "hits", "misses", "hit rate"):
         table.add_column(column, justify="left" if column == "tier" else "right")
     for t in tiers:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from coverctl.config import Settings
 
 config_app = typer.Typer(
     help="Keys and settings kept in COVERCTL_HOME/config.toml.", no_args_is_help=True
@@ -70,7 +75,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
     info = {
         "home": str(settings.home),
         "database": str(settings.db_path),
-        "cache": str(settings.cache_dir),
+        "cache": _cache_location(settings),
         "config_file": str(settings.config_file),
         "static_dir": str(settings.static_dir),
         "settings": rows,
@@ -82,3 +87,12 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
         print(f"{key:12} {info[key]}")
     for row in rows:
         print(f"{row['name']:32} {row['value'] or '-':40} {row['origin']}")
+
+
+def _cache_location(settings: Settings) -> str:
+    """The cache directory, or the Redis URL (password hidden) when the cache is in Redis."""
+    if settings.redis_url is not None:
+        from coverctl.fleet.connection import describe
+
+        return describe(settings.redis_url.reveal())
+    return str(settings.cache_dir)

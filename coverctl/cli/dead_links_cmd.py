@@ -84,7 +84,7 @@ def _run(settings: Any, options: Any, metrics_file: Path | None, quiet: bool, as
     from coverctl.cli.common import stderr_console
     from coverctl.deadlinks import check_store
     from coverctl.locking import command_lock
-    from coverctl.store.cache import Cache
+    from coverctl.store import open_cache
     from coverctl.store.db import ImageStore
 
     log = logging.getLogger("coverctl.deadlinks")
@@ -97,7 +97,7 @@ def _run(settings: Any, options: Any, metrics_file: Path | None, quiet: bool, as
     try:
         with command_lock(settings, "dead-links"):
             store = ImageStore(settings.db_path)
-            cache = Cache(settings.cache_dir) if options.prune else None
+            cache = open_cache(settings) if options.prune else None
             bar = _ProgressBar(err) if (err.is_terminal and not quiet) else None
             try:
                 if bar is not None:

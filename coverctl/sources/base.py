@@ -14,7 +14,7 @@ from coverctl.models import Candidate, Query
 if TYPE_CHECKING:
     from coverctl.config import Settings
     from coverctl.http import HttpClient
-    from coverctl.store.cache import Cache
+    from coverctl.store.cache import CacheBackend
     from coverctl.store.db import ImageStore
 
 T = TypeVar("T")
@@ -26,7 +26,7 @@ class SourceContext:
 
     settings: Settings
     http: HttpClient
-    cache: Cache
+    cache: CacheBackend
     store: ImageStore
 
 
@@ -75,7 +75,9 @@ async def cached_response(
 ) -> T:
     """A provider answer from the 24 h response cache, else fetched once (single-flight) and kept.
 
-    `key_parts` must not contain secrets; they are hashed into the key anyway.
+    Once per process, and with COVERCTL_REDIS_URL once for every worker of the fleet (the others
+    read it from the shared cache). `key_parts` must not contain secrets; they are hashed into
+    the key anyway.
     """
     from coverctl.store.cache import cache_key
 
@@ -89,7 +91,9 @@ async def cached_response(
         ctx.cache.set("response", key, value, tag=provider)
         return value
 
-    return await ctx.http.single_flight(key, fetch_and_store)
+    return await ctx.http.single_flight(
+        key, fetch_and_store, published=lambda: ctx.cache.get("response", key)
+    )
 
 
 async def remembered_works(

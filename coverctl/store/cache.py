@@ -9,6 +9,9 @@ Tiers:
 
 Keys are built from normalised parts and hashed, so they never contain a secret or a raw URL.
 Each entry is tagged with its source or provider so `cache clear --source S` can evict it.
+
+`CacheBackend` is what every cache offers; `coverctl.store.open_cache` picks this one, or the
+Redis one (store/redis_cache.py) when `COVERCTL_REDIS_URL` is set.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import diskcache
 
@@ -79,6 +82,44 @@ class TierStats:
         return self.hits / total if total else None
 
 
+class CacheBackend(Protocol):
+    """The cache every part of coverctl uses: tiers (TIERS), lifetimes, tags, statistics.
+
+    Values must be JSON-shaped (dicts, lists, strings, numbers): the Redis cache stores JSON.
+    """
+
+    refresh: bool
+    location: str  # where it is, for people: a directory, or a Redis URL without its password
+
+    def get(self, tier: str, key: str) -> Any | None: ...
+
+    def set(
+        self,
+        tier: str,
+        key: str,
+        value: Any,
+        *,
+        tag: str | None = None,
+        expire: float | _TierLifetime | None = TIER_LIFETIME,
+    ) -> None: ...
+
+    def delete(self, tier: str, key: str) -> None: ...
+
+    def clear(
+        self,
+        *,
+        tiers: Iterable[str] | None = None,
+        expired_only: bool = False,
+        tag: str | None = None,
+    ) -> int: ...
+
+    def stats(self) -> list[TierStats]: ...
+
+    def evict_values(self, tier: str, predicate: Callable[[Any], bool]) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class Cache:
     """All cache tiers under one directory.
 
@@ -90,6 +131,7 @@ class Cache:
     def __init__(self, directory: Path, *, refresh: bool = False) -> None:
         self.directory = directory
         self.refresh = refresh
+        self.location = str(directory)
         # Provider answers and the TVDB session token live here: readable by the owner only.
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._tiers: dict[str, diskcache.Cache] = {}
