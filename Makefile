@@ -21,11 +21,11 @@ demo: install
 	COVERCTL_HOME=$(DEMO_HOME) $(BIN)/coverctl batch examples/movies.csv --out out/movies.jsonl
 	@echo "wrote out/movies.jsonl"
 
-## Set up and run the whole test suite (lint, types, tests with real SQLite, Azurite, PostgreSQL, Chromium).
+## Set up and run the whole test suite (lint, types, tests with real SQLite, Azurite, PostgreSQL, Redis, Chromium).
 test: install-dev services lint
 	bash scripts/run-tests.sh
 
-## PostgreSQL, Azurite and Chromium for the tests. Outside CI a failed install is a warning (those
+## PostgreSQL, Redis, Azurite and Chromium for the tests. Outside CI a failed install is a warning (those
 ## tests then skip, naming the fix); under CI (CI set) it stops the run.
 services:
 	bash scripts/services.sh || { [ -z "$$CI" ] && echo "make: services not installed; their tests will be skipped" >&2; }

@@ -34,7 +34,8 @@ async def work(args: argparse.Namespace) -> dict[str, Any]:
 
     SharedLimiter.pause = recording_pause  # type: ignore[method-assign]
     policy = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.1, rate_limit_attempts=50)
-    client = HttpClient(rates={"tmdb": args.rate}, policy=policy, fleet=Fleet(args.redis))
+    fleet = None if args.alone else Fleet(args.redis)
+    client = HttpClient(rates={"tmdb": args.rate}, policy=policy, fleet=fleet)
     slots = asyncio.Semaphore(args.concurrency)
     statuses: list[int] = []
 
@@ -67,12 +68,13 @@ async def work(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--redis", required=True)
+    parser.add_argument("--redis", default="")
     parser.add_argument("--base", required=True)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--start-at", type=float, default=0.0)
+    parser.add_argument("--alone", action="store_true", help="pace this process alone (no Redis)")
     args = parser.parse_args()
     json.dump(asyncio.run(work(args)), sys.stdout)
 

@@ -28,7 +28,7 @@ from coverctl.batch.engine import CAST_STEPS, query_key
 from coverctl.batch.options import BatchOptions
 from coverctl.config import Settings
 from coverctl.constants import PictureChecks
-from coverctl.errors import CoverctlError
+from coverctl.errors import ConfigError, CoverctlError
 from coverctl.inputs import RowStream
 from coverctl.models import Query
 from coverctl.names import normalize
@@ -188,6 +188,8 @@ async def _plan(
                 continue
             try:
                 result = await resolver.plan(row.query, resolve_options)
+            except ConfigError:
+                raise  # e.g. Redis lost: not this row's fault, and every later row would say so
             except CoverctlError as exc:
                 _error(plan, f"Row {row.row}: {exc.message}")
                 continue

@@ -123,7 +123,7 @@ def redis_errors(url: str, *, starting: bool = False) -> Iterator[None]:
     except ResponseError as exc:
         raise RedisUnavailable(
             f"Redis at {describe(url)} ({VARIABLE}) refused a command ({_reason(exc)}); "
-            "check the server's version (6.2 or later) and its memory limit."
+            "check the server's version (5 or later) and its memory limit."
         ) from None
     except ValueError as exc:  # redis-py reads the URL lazily: a bad port shows up here
         if not starting:
