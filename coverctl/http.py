@@ -338,9 +338,10 @@ class HttpClient:
             await self._client.aclose()
         finally:
             if self.fleet is not None:
-                for gate in self.gates.values():
-                    for task in gate._announcing:
-                        task.cancel()
+                # Pauses still on their way to Redis get there (others should learn of them);
+                # whether Redis took them no longer matters to this client.
+                announcing = [task for gate in self.gates.values() for task in gate._announcing]
+                await asyncio.gather(*announcing, return_exceptions=True)
                 await self.fleet.aclose()
 
     def gate(self, provider: str) -> ProviderGate:

@@ -468,3 +468,13 @@ def test_redis_lost_mid_batch_stops_cleanly_and_the_batch_resumes(
         summary = run_batch(source, settings, resumed, transport=latency_transport(fake))
     assert summary.statuses["resolved"] == 60
     assert sorted(output_rows(out)) == list(range(1, 61))  # every row exactly once
+
+
+def test_without_the_redis_client_the_variable_is_named_with_the_extra_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COVERCTL_REDIS_URL", dead_url())
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if the extra were not installed
+    code, _, err = cli(capsys, "cache", "stats")
+    assert code == 4
+    assert "COVERCTL_REDIS_URL" in err and "pip install 'coverctl[redis]'" in err

@@ -22,7 +22,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from coverctl.constants import FleetTiming
-from coverctl.errors import RedisUnavailable
+from coverctl.errors import ConfigError, RedisUnavailable
 from coverctl.redact import redact_url
 
 __all__ = [
@@ -67,18 +67,28 @@ def sync_client(url: str, *, timeout: float | None = None, retries: int = 3) -> 
     """A `redis.Redis` for `url` (the cache and the command locks: synchronous callers).
 
     `timeout` bounds each command (and connecting), `retries` the quick retries of a blip."""
-    import redis
-
+    redis = _require_redis()
     with redis_errors(url, starting=True):
         return redis.Redis.from_url(url, **_options(timeout, retries))
 
 
 def async_client(url: str) -> Any:
     """A `redis.asyncio.Redis` for `url` (pacing and single-flight: they wait in the loop)."""
-    import redis.asyncio
-
+    redis = _require_redis()
     with redis_errors(url, starting=True):
         return redis.asyncio.Redis.from_url(url, **_options(None, 3, asyncio=True))
+
+
+def _require_redis() -> Any:
+    try:
+        import redis
+        import redis.asyncio
+    except ImportError:
+        raise ConfigError(
+            f"{VARIABLE} needs the Redis client: pip install 'coverctl[redis]' "
+            f"(or unset {VARIABLE})."
+        ) from None
+    return redis
 
 
 async def close_quietly(client: Any) -> None:
