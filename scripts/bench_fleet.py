@@ -30,17 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.base import serve  # noqa: E402
-from tests.fakes.ratelimited import SyntheticTmdb  # noqa: E402
+from tests.fakes.ratelimited import SyntheticTmdb, most_in_any_window  # noqa: E402
 from tests.services import find_redis_server, running_redis  # noqa: E402
-
-
-def most_in_any_second(times: list[float]) -> int:
-    times, most, start = sorted(times), 0, 0
-    for end, arrival in enumerate(times):
-        while arrival - times[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def run(workers: int, args: argparse.Namespace, redis_url: str, alone: bool) -> dict[str, Any]:
@@ -72,7 +63,7 @@ def run(workers: int, args: argparse.Namespace, redis_url: str, alone: bool) -> 
         "alone": alone,
         "accepted_per_s": ok / span,
         "share": ok / span / args.limit,
-        "most_in_a_second": most_in_any_second(fake.request_times),  # 429s included
+        "most_in_a_second": most_in_any_window(fake.request_times),  # 429s included
         "rejected": rejected,
         "span_s": span,
     }

@@ -34,7 +34,13 @@ from coverctl.models import Query
 from coverctl.resolver import ResolveOptions, close_resolver, open_resolver
 from coverctl.store import open_cache
 from tests.conftest import FAST_RETRIES, ResolverHarness
-from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title, latency_transport
+from tests.fakes.ratelimited import (
+    SyntheticTmdb,
+    character_name,
+    film_title,
+    latency_transport,
+    most_in_any_window,
+)
 from tests.fakes.routing import HostRouter
 from tests.fakes.tmdb import VALID_KEY, FakeTmdb
 from tests.services import REDIS_PASSWORD, free_port, running_redis
@@ -167,16 +173,6 @@ def test_a_resolution_on_one_host_is_a_cache_hit_on_another(
 
 
 # --- pacing and pauses ---------------------------------------------------------------------------
-
-
-def most_in_any_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    most, start = 0, 0
-    for end, arrival in enumerate(times):
-        while arrival - times[start] >= window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def test_two_workers_share_one_rate(redis_url: str) -> None:

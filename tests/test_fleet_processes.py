@@ -14,10 +14,9 @@ import httpx
 import pytest
 
 from tests.fakes.base import json_response, serve
-from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title
+from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title, most_in_any_window
 from tests.fakes.tmdb import RATE_LIMIT_BODY, VALID_KEY
 from tests.services import REDIS_PASSWORD, REPO_ROOT
-from tests.test_fleet import most_in_any_window
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -215,6 +215,17 @@ class SyntheticTmdb(FakeTmdb):
         )
 
 
+def most_in_any_window(times: list[float], window: float = 1.0) -> int:
+    """The most arrivals in any `window` seconds (what a sliding-window limit would count)."""
+    times = sorted(times)
+    most, start = 0, 0
+    for end, arrival in enumerate(times):
+        while arrival - times[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 def latency_transport(
     fake: Any,
     delay: float = 0.0,
