@@ -102,6 +102,12 @@ def test_entries_are_json_under_versioned_keys_with_their_tier_lifetime(
     assert server.pttl("coverctl:v1:search:v1:duckduckgo:cd34") == -1  # kept until cleared
     assert 0 < server.pttl("coverctl:v1:response:v1:tvdb-token:ef56") <= 60_000
     assert cache.get("response", "v1:tmdb-response:ab12") == {"cast": [{"id": 1, "name": "Zoë"}]}
+    preview = {"url": "https://img.example/a.jpg", "data": b"RIFF\x00\xffWEBP", "width": 90}
+    cache.set("thumbnail", "v1:thumbnail:9a", preview, tag="thumbnail")  # bytes, as base64
+    assert cache.get("thumbnail", "v1:thumbnail:9a") == preview
+    assert json.loads(server.hget("coverctl:v1:thumbnail:v1:thumbnail:9a", "v"))["data"] == {
+        "$bytes": "UklGRgD/V0VCUA=="
+    }
     with pytest.raises(TypeError):  # JSON or nothing: no pickles in a cache others read
         cache.set("response", "v1:x", {1, 2})
     cache.close()

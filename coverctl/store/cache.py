@@ -85,7 +85,8 @@ class TierStats:
 class CacheBackend(Protocol):
     """The cache every part of coverctl uses: tiers (TIERS), lifetimes, tags, statistics.
 
-    Values must be JSON-shaped (dicts, lists, strings, numbers): the Redis cache stores JSON.
+    Values must be JSON-shaped (dicts, lists, strings, numbers; bytes too): the Redis cache
+    stores JSON.
     """
 
     refresh: bool

@@ -2,8 +2,9 @@
 
 Same tiers, lifetimes, keys and tags as the disk cache (store/cache.py), same methods. Each entry
 is a small hash `coverctl:v1:{tier}:{key}` holding the value as JSON (`v`, never a pickle: any
-worker may read it), the Redis server's time it was written (`t`, µs) and its tag (`g`), with
-the tier's lifetime as its expiry. Beside the entries:
+worker may read it; bytes, such as a thumbnail's, as `{"$bytes": base64}`), the Redis server's
+time it was written (`t`, µs) and its tag (`g`), with the tier's lifetime as its expiry. Beside
+the entries:
 - `coverctl:v1:_index:{tier}`: a sorted set of the tier's entries by expiry time, for counting
   (`cache stats`) and for finding what `clear --expired` forgets;
 - `coverctl:v1:_tag:{tier}:{tag}`: the same per source or provider, for `cache clear --source`;
@@ -22,6 +23,7 @@ coverctl.fleet, on the asyncio client.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +35,7 @@ from coverctl.store.cache import KEY_VERSION, TIER_LIFETIME, TIERS, TierStats, _
 __all__ = ["RedisCache"]
 
 _CHUNK: Final = 500  # keys per round trip when a whole tier is walked
+_BYTES: Final = "$bytes"  # {"$bytes": base64}: bytes in a JSON value
 _NAMESPACE: Final = f"coverctl:{KEY_VERSION}"
 
 # KEYS: entry, index, tag set (or "" for none). ARGV: json, tag, lifetime ms (0: forever),
@@ -137,7 +140,7 @@ class RedisCache:
             text = self._get(
                 keys=[self.entry_key(tier, key), self._stats(tier)], args=[self._since]
             )
-        return None if text is None else json.loads(text)
+        return None if text is None else _decode(text)
 
     def set(
         self,
@@ -155,7 +158,7 @@ class RedisCache:
         if lifetime is not None and lifetime <= 0:
             self.delete(tier, key)  # already expired: as if written and gone
             return
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _encode(value)
         prefix = self._tag_prefix(tier)
         with redis_errors(self.url):
             self._set(
@@ -231,7 +234,7 @@ class RedisCache:
                 for entry in chunk:
                     values.hget(entry, "v")
                 for entry, text in zip(chunk, values.execute(), strict=True):
-                    if text is not None and predicate(json.loads(text)):
+                    if text is not None and predicate(_decode(text)):
                         removed += int(
                             self._delete(
                                 keys=[entry, self._index(tier)], args=[self._tag_prefix(tier)]
@@ -296,6 +299,29 @@ class RedisCache:
         meta += list(self._client.scan_iter(match=self._tag_prefix(tier) + "*", count=_CHUNK))
         self._client.delete(*meta)
         return removed
+
+
+def _encode(value: Any) -> str:
+    """JSON text of `value`; TypeError for anything but JSON types and bytes."""
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_bytes_to_json
+    )
+
+
+def _bytes_to_json(value: Any) -> dict[str, str]:
+    if isinstance(value, bytes | bytearray):
+        return {_BYTES: base64.b64encode(value).decode("ascii")}
+    raise TypeError(f"a {type(value).__name__} cannot be cached: use JSON types (or bytes)")
+
+
+def _json_to_bytes(value: dict[str, Any]) -> Any:
+    if len(value) == 1 and isinstance(value.get(_BYTES), str):
+        return base64.b64decode(value[_BYTES])
+    return value
+
+
+def _decode(text: str) -> Any:
+    return json.loads(text, object_hook=_json_to_bytes)
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
