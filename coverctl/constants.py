@@ -130,6 +130,14 @@ IMAGE_HOST_CONCURRENCY: Final = 8
 # image_fetch applies to each of its per-host gates); others are bounded by their rate alone.
 DEFAULT_CONCURRENCY_LIMITS: Final[dict[str, int]] = {"image_fetch": IMAGE_HOST_CONCURRENCY}
 
+# The network guard (coverctl/net/guard.py): how long a name's vetted addresses are reused (a
+# failed lookup for less), how many names are remembered, and how long an idle kept-alive
+# connection to a picture or link host stays open.
+GUARD_DNS_TTL: Final = 60.0
+GUARD_DNS_NEGATIVE_TTL: Final = 10.0
+GUARD_DNS_CACHE_SIZE: Final = 4096
+GUARD_KEEPALIVE_EXPIRY: Final = 5.0
+
 # Local override file names, in priority order; {n} is the normalised character name.
 CHARACTER_FILE_PATTERNS: Final = (
     "character_specific_image_{n}.jpg",

@@ -127,6 +127,22 @@ class ImageRejected(CoverctlError):
     exit_code = ExitCode.INCOMPLETE
 
 
+class AddressRefused(CoverctlError):
+    """The network guard would not connect: the host is a local name, or an address it is or
+    resolves to is not public. `kind` says which (LOCAL_NAME, LITERAL, RESOLVED), so a caller
+    can say it in its own words (a link's status, a rejected picture)."""
+
+    exit_code = ExitCode.INCOMPLETE
+    LOCAL_NAME = "local_name"
+    LITERAL = "literal"
+    RESOLVED = "resolved"
+
+    def __init__(self, message: str, *, host: str, kind: str) -> None:
+        super().__init__(message)
+        self.host = host
+        self.kind = kind
+
+
 class StoreError(CoverctlError):
     """The local SQLite store cannot be opened or written."""
 

@@ -14,33 +14,27 @@ How one URL is checked
     ``image/*`` content type; 2xx ``text/html`` is a ``soft_404``, other 2xx is ``not_image``.
 
 The SSRF guard
-    Before every request (the first and every redirect hop) ``_Guard.vet`` resolves the host
-    (``loop.getaddrinfo`` by default, or the injected ``resolve``) and refuses it as
-    ``refused_private`` when the name is ``localhost``/``*.localhost`` or ANY address it resolves
-    to is not public (see ``is_public_address``). IP literals, including the numeric forms the OS
-    accepts such as ``2130706433`` or ``0x7f.1``, are checked directly without a lookup.
-    Answers are cached (``DNS_TTL``, failures ``DNS_NEGATIVE_TTL``) and shared by concurrent
-    checks, so 100k URLs on a few hosts cost a few lookups.
-
-    When ``check_links`` builds its own client, the connection itself goes through
-    ``_PinnedBackend``: it vets the host again (a cache hit) and connects only to the vetted
-    addresses, never to a fresh DNS answer, so a rebinding name cannot swap in a private address
-    between the check and the connection. TLS still uses the host name for SNI and certificate
-    checks. With a caller-supplied ``client`` the guard still runs before every hop, but the
-    connection uses that client's own resolution.
+    Every request (the first and every redirect hop) goes through the network guard,
+    :mod:`coverctl.net.guard`: before it is sent the host is vetted (``Guard.vet``: resolved
+    through the injected ``resolve`` or the system resolver, cached and shared) and refused as
+    ``refused_private`` when it is a local name or ANY address it is or resolves to is not public;
+    a name without an address is a ``dns_error``. When ``check_links`` builds its own client, the
+    connection goes through the guard's ``GuardedTransport``, which connects only to the vetted
+    addresses (no DNS rebinding) while TLS and the Host header keep the name. With a
+    caller-supplied ``client`` the guard still runs before every hop, but the connection uses
+    that client's own transport.
 
     ``allow_private=True`` turns the address checks off. ``allow_hosts`` exempts exact entries,
     either ``"host"`` or ``"host:port"`` (IPv6 as ``"[::1]:8080"``), from them: tests allow the
     local test server's ``127.0.0.1:<port>`` and nothing else, so a redirect to
     ``http://localhost:<port>/``, ``http://127.0.0.2/`` or ``http://169.254.169.254/`` still goes
     through the real guard and is refused before any connection is attempted. Every outgoing
-    TCP connection of the built-in client goes through ``_open_tcp``; tests replace it to record
-    (and forbid) connection attempts.
+    TCP connection of the built-in client goes through ``coverctl.net.guard.open_tcp``; tests
+    replace it to record (and forbid) connection attempts.
 
 Connections
-    The built-in client keeps connections alive per origin. It does not use one big httpcore
-    pool (whose bookkeeping is quadratic in its size and dominated the CPU profile at 100
-    connections) but one single-connection pool per concurrent request, see ``_PinnedTransport``.
+    The built-in client keeps connections alive per origin, through the guard's transport (one
+    single-connection pool per concurrent request: see ``coverctl.net.guard``).
 """
 
 from __future__ import annotations
@@ -48,42 +42,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
-import socket
-import ssl
 import time
-from collections import OrderedDict
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
-    Awaitable,
-    Callable,
     Collection,
     Iterable,
 )
 from dataclasses import asdict, dataclass
 from typing import Any, Final, cast
 
-import httpcore
 import httpx
 
-from coverctl.errors import UsageError
+from coverctl.errors import AddressRefused, UsageError
+from coverctl.net.guard import (
+    AllowRules,
+    Guard,
+    GuardedTransport,
+    NameNotResolved,
+    Resolve,
+    host_port,
+    is_public_address,
+    system_resolve,
+)
 
-__all__ = ["LinkResult", "Status", "check_link", "check_links", "is_public_address"]
+# is_public_address and system_resolve are re-exported: their home is coverctl.net.guard.
+__all__ = [
+    "LinkResult",
+    "Status",
+    "check_link",
+    "check_links",
+    "is_public_address",
+    "system_resolve",
+]
 
 USER_AGENT: Final = "coverctl-linkcheck/0.1"
 RANGE_HEADER: Final = "bytes=0-1023"
 MAX_BODY_BYTES: Final = 4096
-KEEPALIVE_EXPIRY: Final = 5.0
-DNS_TTL: Final = 60.0
-DNS_NEGATIVE_TTL: Final = 10.0
-DNS_CACHE_SIZE: Final = 4096
 REDIRECT_CODES: Final = frozenset({301, 302, 303, 307, 308})
 HEAD_FALLBACK_CODES: Final = frozenset({403, 405, 501})
-LOCAL_NAMES: Final = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-Resolve = Callable[[str], Awaitable[list[str]]]
 
 
 class Status:
@@ -125,69 +123,7 @@ class LinkResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Address rules
-
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-def _is_global(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return addr.is_global and not (
-        addr.is_private
-        or addr.is_loopback
-        or addr.is_link_local
-        or addr.is_multicast
-        or addr.is_reserved
-        or addr.is_unspecified
-    )
-
-
-def is_public_address(ip: str) -> bool:
-    """True when ``ip`` is a globally routable unicast address a link may point at.
-
-    False for loopback, private, shared (100.64/10), link-local (169.254/16, the cloud metadata
-    address included), multicast, reserved and unspecified addresses, their IPv6 counterparts
-    (::1, ::, fc00::/7, fe80::/10, fec0::/10, ff00::/8) and IPv6 forms that embed a non-public
-    IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``).
-    Also False for anything that is not an IP address.
-    """
-    try:
-        addr = ipaddress.ip_address(ip.strip().strip("[]"))
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return _is_global(addr.ipv4_mapped)
-        if addr in _NAT64:
-            return _is_global(ipaddress.IPv4Address(int(addr) & 0xFFFF_FFFF))
-        if addr.sixtofour is not None and not _is_global(addr.sixtofour):
-            return False
-        if addr.is_site_local:
-            return False
-    return _is_global(addr)
-
-
-def _ip_literal(host: str) -> str | None:
-    """The address ``host`` denotes if it is an IP literal in any form the OS accepts."""
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    try:
-        # AI_NUMERICHOST never touches DNS; it accepts 2130706433, 0x7f.1, 0177.0.0.1, 127.1...
-        infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
-    except (OSError, UnicodeError, ValueError):
-        return None
-    return str(infos[0][4][0]) if infos else None
-
-
-def _is_local_name(host: str) -> bool:
-    name = host.rstrip(".").lower()
-    return name in LOCAL_NAMES or name.endswith(".localhost")
-
-
-# --------------------------------------------------------------------------------------------
-# The guard
+# Ends of a check
 
 
 class _Stop(Exception):
@@ -197,282 +133,6 @@ class _Stop(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-
-
-class _Refused(_Stop):
-    def __init__(self, detail: str) -> None:
-        super().__init__(Status.REFUSED_PRIVATE, detail)
-
-
-class _DnsFailure(_Stop):
-    def __init__(self, detail: str) -> None:
-        super().__init__(Status.DNS_ERROR, detail)
-
-
-async def system_resolve(host: str) -> list[str]:
-    """The addresses `host` resolves to, from the system resolver."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-class _DnsCache:
-    """Resolves names once per ``DNS_TTL``, sharing one lookup among concurrent callers."""
-
-    def __init__(self, resolve: Resolve) -> None:
-        self._resolve = resolve
-        self._entries: OrderedDict[str, tuple[float, list[str] | str]] = OrderedDict()
-        self._pending: dict[str, asyncio.Future[list[str] | str]] = {}
-
-    async def lookup(self, host: str) -> list[str]:
-        entry = self._entries.get(host)
-        if entry is not None and entry[0] > time.monotonic():
-            self._entries.move_to_end(host)
-            answer = entry[1]
-        else:
-            future = self._pending.get(host)
-            if future is None:
-                future = asyncio.ensure_future(self._lookup(host))
-                self._pending[host] = future
-                future.add_done_callback(functools.partial(self._store, host))
-            answer = await asyncio.shield(future)
-        if isinstance(answer, str):
-            raise _DnsFailure(answer)
-        return answer
-
-    async def _lookup(self, host: str) -> list[str] | str:
-        """The addresses, or a sentence saying why there are none."""
-        try:
-            addresses = list(dict.fromkeys(await self._resolve(host)))
-        except socket.gaierror as exc:
-            return f"DNS lookup for {host} failed ({exc.strerror or exc})."
-        except Exception as exc:
-            return f"DNS lookup for {host} failed ({type(exc).__name__}: {exc})."
-        if not addresses:
-            return f"DNS lookup for {host} returned no address."
-        return addresses
-
-    def _store(self, host: str, future: asyncio.Future[list[str] | str]) -> None:
-        self._pending.pop(host, None)
-        if future.cancelled():
-            return
-        answer = future.result()
-        ttl = DNS_NEGATIVE_TTL if isinstance(answer, str) else DNS_TTL
-        self._entries[host] = (time.monotonic() + ttl, answer)
-        self._entries.move_to_end(host)
-        while len(self._entries) > DNS_CACHE_SIZE:
-            self._entries.popitem(last=False)
-
-
-def _parse_allow_hosts(entries: Collection[str]) -> tuple[frozenset[str], frozenset[str]]:
-    """Split ``allow_hosts`` into bare hosts and ``host:port`` pairs, normalised."""
-    hosts: set[str] = set()
-    pairs: set[str] = set()
-    for raw in entries:
-        entry = raw.strip().lower()
-        if entry.startswith("["):
-            host, _, rest = entry[1:].partition("]")
-            port = rest.removeprefix(":")
-        elif entry.count(":") == 1:
-            host, _, port = entry.partition(":")
-        else:
-            host, port = entry, ""
-        if not host or (port and not port.isdigit()):
-            raise UsageError(f"Bad allow_hosts entry {raw!r}: use host or host:port.")
-        if port:
-            pairs.add(f"{host}:{int(port)}")
-        else:
-            hosts.add(host)
-    return frozenset(hosts), frozenset(pairs)
-
-
-class _Guard:
-    """Decides which addresses a connection to ``host:port`` may use."""
-
-    def __init__(
-        self, *, allow_private: bool, allow_hosts: Collection[str], resolve: Resolve | None
-    ) -> None:
-        self._allow_private = allow_private
-        self._hosts, self._pairs = _parse_allow_hosts(allow_hosts)
-        self._dns = _DnsCache(resolve or system_resolve)
-
-    def _exempt(self, host: str, port: int) -> bool:
-        host = host.lower()
-        return self._allow_private or host in self._hosts or f"{host}:{port}" in self._pairs
-
-    async def vet(self, host: str, port: int) -> list[str]:
-        """The addresses to connect to; raises ``_Refused`` or ``_DnsFailure``."""
-        exempt = self._exempt(host, port)
-        literal = _ip_literal(host)
-        if literal is not None:
-            addresses = [literal]
-        else:
-            if not exempt and _is_local_name(host):
-                raise _Refused(f"Host {host} is a local name; refused.")
-            addresses = await self._dns.lookup(host)
-        if not exempt:
-            blocked = [a for a in addresses if not is_public_address(a)]
-            if blocked:
-                shown = host if literal is not None else f"{host} ({', '.join(blocked[:3])})"
-                raise _Refused(f"Host {shown} is not a public address; refused.")
-        return addresses
-
-
-# --------------------------------------------------------------------------------------------
-# Transport that connects only to vetted addresses
-
-
-async def _open_tcp(
-    backend: httpcore.AsyncNetworkBackend,
-    address: str,
-    port: int,
-    timeout: float | None,
-    local_address: str | None,
-    socket_options: Iterable[Any] | None,
-) -> httpcore.AsyncNetworkStream:
-    """Open one TCP connection. The single exit to the network; tests replace it."""
-    return await backend.connect_tcp(
-        address,
-        port,
-        timeout=timeout,
-        local_address=local_address,
-        socket_options=socket_options,
-    )
-
-
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, guard: _Guard) -> None:
-        self._guard = guard
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._guard.vet(host, port)
-        error: Exception = httpcore.ConnectError(f"No address to connect to for {host}.")
-        for address in addresses:
-            try:
-                return await _open_tcp(
-                    self._inner, address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
-                error = exc
-        raise error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("Unix sockets are not used by the link checker.")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-@functools.cache
-def _default_ssl_context() -> ssl.SSLContext:
-    """Loading the CA bundle takes tens of milliseconds; do it once per process."""
-    return httpx.create_ssl_context()
-
-
-class _PinnedPool(httpx.AsyncHTTPTransport):
-    """httpx's own transport over an httpcore pool that keeps one connection, via the guard."""
-
-    def __init__(self, backend: _PinnedBackend, ssl_context: ssl.SSLContext) -> None:
-        super().__init__(verify=ssl_context, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=None,
-            max_keepalive_connections=1,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
-            network_backend=backend,
-        )
-
-
-class _ReleasingStream(httpx.AsyncByteStream):
-    """A response body that gives its pool back when it is closed."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._release is not None:
-                self._release()
-                self._release = None
-
-
-class _PinnedTransport(httpx.AsyncBaseTransport):
-    """One single-connection ``_PinnedPool`` per concurrent request.
-
-    httpcore's pool does O(connections²) work per request: one pool of 100 connections spent
-    more CPU on bookkeeping than on HTTP. Here each request borrows a free pool, preferring one
-    whose kept-alive connection goes to the same origin, and gives it back when its response is
-    closed, so keep-alive still works and pools are created only as concurrency demands.
-    """
-
-    def __init__(self, guard: _Guard) -> None:
-        self._backend = _PinnedBackend(guard)
-        self._ssl_context = _default_ssl_context()
-        self._pools: list[_PinnedPool] = []
-        # Free pools, least recently released first, with the origin each last talked to.
-        self._free: dict[int, str] = {}
-        self._free_by_origin: dict[str, dict[int, None]] = {}
-
-    def _borrow(self, origin: str) -> int:
-        same = self._free_by_origin.get(origin)
-        if same:
-            index = next(iter(same))
-        elif self._free:
-            index = next(iter(self._free))
-        else:
-            self._pools.append(_PinnedPool(self._backend, self._ssl_context))
-            return len(self._pools) - 1
-        previous = self._free.pop(index)
-        bucket = self._free_by_origin[previous]
-        del bucket[index]
-        if not bucket:
-            del self._free_by_origin[previous]
-        return index
-
-    def _give_back(self, index: int, origin: str) -> None:
-        self._free[index] = origin
-        self._free_by_origin.setdefault(origin, {})[index] = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        origin = f"{url.scheme}://{url.raw_host.decode('ascii')}:{url.port}"
-        index = self._borrow(origin)
-        try:
-            response = await self._pools[index].handle_async_request(request)
-        except BaseException:
-            self._give_back(index, origin)
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_ReleasingStream(response.stream, lambda: self._give_back(index, origin)),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,11 +165,6 @@ def _parse(raw: str, *, redirect: bool = False) -> httpx.URL:
     if not url.raw_host:
         raise _Stop(Status.INVALID_URL, f"{what} has no host.")
     return url
-
-
-def _host_port(url: httpx.URL) -> tuple[str, int]:
-    host = url.raw_host.decode("ascii")
-    return host, url.port or (443 if url.scheme == "https" else 80)
 
 
 def _media_type(response: httpx.Response) -> str | None:
@@ -547,7 +202,7 @@ class _Checker:
     def __init__(
         self,
         client: httpx.AsyncClient,
-        guard: _Guard,
+        guard: Guard,
         *,
         per_host: int,
         timeout: float,
@@ -581,9 +236,8 @@ class _Checker:
             raise UsageError("timeout must be a positive number of seconds.")
         if max_redirects < 0:
             raise UsageError("max_redirects cannot be negative.")
-        if isinstance(allow_hosts, str):
-            allow_hosts = (allow_hosts,)
-        guard = _Guard(allow_private=allow_private, allow_hosts=allow_hosts, resolve=resolve)
+        rules = AllowRules.parse(allow_hosts, allow_private=allow_private)
+        guard = Guard(rules, resolve=resolve)
         make = functools.partial(
             cls, guard=guard, per_host=per_host, timeout=timeout, max_redirects=max_redirects
         )
@@ -591,7 +245,7 @@ class _Checker:
             yield make(client)
             return
         async with httpx.AsyncClient(
-            transport=_PinnedTransport(guard),
+            transport=GuardedTransport(guard),
             headers={"User-Agent": USER_AGENT, "Accept": "image/*,*/*;q=0.5"},
             timeout=timeout,
             follow_redirects=False,
@@ -622,6 +276,10 @@ class _Checker:
             status, detail = await self._follow(url, trace)
         except _Stop as stop:
             status, detail = stop.status, stop.detail
+        except AddressRefused as refused:
+            status, detail = Status.REFUSED_PRIVATE, refused.message
+        except NameNotResolved as failure:
+            status, detail = Status.DNS_ERROR, str(failure)
         except (TimeoutError, httpx.TimeoutException):
             status, detail = Status.TIMEOUT, f"No answer within {self._timeout:g} s."
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -650,12 +308,12 @@ class _Checker:
         hops = 0
         while True:
             trace.final_url = str(url)
-            host, port = _host_port(url)
+            host, port = host_port(url)
             try:
                 async with asyncio.timeout(self._timeout):
                     await self._guard.vet(host, port)
             except TimeoutError:
-                raise _DnsFailure(f"DNS lookup for {host} timed out.") from None
+                raise _Stop(Status.DNS_ERROR, f"DNS lookup for {host} timed out.") from None
             async with self._host_slot(host, port), asyncio.timeout(self._timeout):
                 response = await self._request(method, url)
             trace.http_status = response.status_code

@@ -1,7 +1,7 @@
 """`coverctl dead-links` against a real HTTP server on 127.0.0.1 and a real SQLite store.
 
 Hermetic like tests/test_linkcheck.py: every TCP connection the checker opens goes through
-``linkcheck._open_tcp``, replaced here by a recorder that refuses anything but the test server,
+``coverctl.net.guard.open_tcp``, replaced by a recorder that refuses anything but the test server,
 and ``socket.getaddrinfo`` answers numeric hosts only, so nothing leaves this machine even if the
 guard were broken. The server is on loopback, so the command is pointed at it with
 ``--allow-host 127.0.0.1:<port>`` (that one address and port, nothing else: a redirect to

@@ -1,9 +1,9 @@
 """Tests of coverctl.linkcheck against a real HTTP server on 127.0.0.1.
 
 Hermetic by construction (autouse ``network`` fixture): every TCP connection the checker opens
-goes through ``linkcheck._open_tcp``, which is replaced by a recorder that refuses anything but
-127.0.0.1, and ``socket.getaddrinfo`` only answers numeric hosts, so no test can send a packet
-or a DNS query off this machine even if the guard were broken.
+goes through ``coverctl.net.guard.open_tcp``, which is replaced by a recorder that refuses
+anything but 127.0.0.1, and ``socket.getaddrinfo`` only answers numeric hosts, so no test can
+send a packet or a DNS query off this machine even if the guard were broken.
 """
 
 from __future__ import annotations

@@ -386,14 +386,14 @@ class ImageServer:
 
 
 def guard_network(monkeypatch: Any, allow: Callable[[str, int], bool]) -> list[tuple[str, int]]:
-    """Record every connection the link checker attempts and refuse those `allow` rejects;
+    """Record every connection the network guard attempts and refuse those `allow` rejects;
     resolve numeric hosts only (no DNS query ever leaves). Returns the attempt log."""
     import socket
 
-    from coverctl import linkcheck
+    from coverctl.net import guard
 
     attempts: list[tuple[str, int]] = []
-    real_open = linkcheck._open_tcp
+    real_open = guard.open_tcp
 
     async def recording_open(backend: Any, address: str, port: int, *args: Any) -> Any:
         attempts.append((address, port))
@@ -408,6 +408,6 @@ def guard_network(monkeypatch: Any, allow: Callable[[str, int], bool]) -> list[t
     ) -> Any:
         return real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
 
-    monkeypatch.setattr(linkcheck, "_open_tcp", recording_open)
+    monkeypatch.setattr(guard, "open_tcp", recording_open)
     monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
     return attempts

@@ -1,0 +1,1 @@
+"""Talking to the network: the guard every URL from outside goes through (``guard``)."""
