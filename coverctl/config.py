@@ -253,6 +253,26 @@ class Settings:
             redis_url=_redis_url(values),
         )
 
+    def provider_urls(self) -> tuple[str, ...]:
+        """The configured base URLs of the providers and image services.
+
+        The network guard trusts their exact host and port for the pictures those providers
+        list and the assets those services return (a local fake or an on-premise mirror may
+        be on a private address); any other host of such a picture must be public."""
+        urls = (
+            self.tmdb_api_url,
+            self.tmdb_image_base_url,
+            self.tvdb_api_url,
+            self.tvdb_artwork_url,
+            self.hardcover_graphql_url,
+            self.replicate_base_url,
+            self.serpapi_url,
+            self.lumaai_api_url,
+            self.gemini_api_url,
+            self.vision_url,
+        )
+        return tuple(url for url in urls if url)
+
     def service_hosts(self) -> frozenset[str]:
         """Hosts of the configured image-service base URLs (SerpApi, Luma, Gemini, vision).
 

@@ -14,6 +14,12 @@ Every provider call goes through `HttpClient.request`, which
   "image_fetch:<host>" gate: picture downloads never share a gate, a pause or a breaker with the
   API that listed the picture);
 - raises only the project's own errors, with URLs redacted.
+
+A request for a URL that came from outside (a picture to check, an asset a service returned) is
+sent with `guard=AllowRules(...)`: it goes through a second httpx client whose transport is the
+network guard (coverctl.net.guard: every address vetted, connections pinned to it, every
+redirect hop vetted again), under the same gates as any other request. That client ignores proxy
+settings from the environment: a proxy would resolve the name itself and undo the pinning.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from aiolimiter import AsyncLimiter
 from coverctl import __version__
 from coverctl.constants import DEFAULT_CONCURRENCY_LIMITS
 from coverctl.errors import ProviderUnavailable, ResponseTooLarge
+from coverctl.net.guard import ALLOW_EXTENSION, AllowRules, GuardedTransport
 
 # Re-exported for callers that predate coverctl.redact, the one home of redaction.
 from coverctl.redact import redact_url as redact_url
@@ -307,9 +314,14 @@ class HttpClient:
         timeout: float = 10.0,
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        guarded_transport: httpx.AsyncBaseTransport | None = None,
         secrets: Sequence[str] = (),
         fleet: Fleet | None = None,
     ) -> None:
+        """`transport` replaces the network for every request (tests: a MockTransport, which
+        the guard then vets requests for without pinning); `guarded_transport` replaces the
+        guard's transport for requests sent with `guard` (tests: a GuardedTransport with a fake
+        resolver and network)."""
         self.policy = policy or DEFAULT_POLICY
         # Shared pacing and single-flight for every worker (COVERCTL_REDIS_URL); closed with us.
         self.fleet = fleet
@@ -324,6 +336,13 @@ class HttpClient:
             follow_redirects=True,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
         )
+        self._guarded = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=guarded_transport or GuardedTransport(inner=transport),
+            headers={"User-Agent": f"coverctl/{__version__}"},
+            follow_redirects=False,
+            trust_env=False,
+        )
         self.gates: dict[str, ProviderGate] = {}
         self._inflight: dict[str, asyncio.Future[Any]] = {}
 
@@ -335,7 +354,10 @@ class HttpClient:
 
     async def aclose(self) -> None:
         try:
-            await self._client.aclose()
+            try:
+                await self._client.aclose()
+            finally:
+                await self._guarded.aclose()
         finally:
             if self.fleet is not None:
                 # Pauses still on their way to Redis get there (others should learn of them);
@@ -422,6 +444,7 @@ class HttpClient:
         idempotent: bool = True,
         return_statuses: Collection[int] = (),
         follow_redirects: bool = True,
+        guard: AllowRules | None = None,
     ) -> httpx.Response:
         """Send one request with pacing and retries; return any response that is not 429/5xx.
 
@@ -435,13 +458,22 @@ class HttpClient:
           connection), never after a timeout or a 5xx, which may have been acted on.
         - `return_statuses` are handed back as they are instead of being handled (for a provider
           whose rate-limit answers the caller handles itself).
-        - `follow_redirects=False` hands a 3xx back so the caller can vet each hop (downloads of
-          untrusted URLs).
+        - `follow_redirects=False` hands a 3xx back so the caller can follow it under the next
+          host's gate.
+        - `guard` sends the request through the network guard (a URL that came from outside),
+          exempting what those rules allow; every redirect hop is vetted too. A refused address
+          raises coverctl.errors.AddressRefused at once: nothing was sent, nothing is retried.
         """
         gate = self.gate(provider)
         policy = self.policy
         options = _SendOptions(
-            timeout, max_bytes, idempotent, frozenset(return_statuses), follow_redirects, content
+            timeout,
+            max_bytes,
+            idempotent,
+            frozenset(return_statuses),
+            follow_redirects,
+            content,
+            guard,
         )
 
         def transient(exc: Exception) -> bool:
@@ -525,7 +557,8 @@ class HttpClient:
         timeout: Any = httpx.USE_CLIENT_DEFAULT
         if options.timeout is not None:
             timeout = httpx.Timeout(options.timeout, connect=min(options.timeout, 5.0))
-        request = self._client.build_request(
+        client = self._client if options.guard is None else self._guarded
+        request = client.build_request(
             method,
             url,
             params=params,
@@ -533,15 +566,14 @@ class HttpClient:
             json=json,
             content=options.content,
             timeout=timeout,
+            extensions=None if options.guard is None else {ALLOW_EXTENSION: options.guard},
         )
         try:
             if options.max_bytes is None:
-                response = await self._client.send(
-                    request, follow_redirects=options.follow_redirects
-                )
+                response = await client.send(request, follow_redirects=options.follow_redirects)
             else:
                 response = await self._send_bounded(
-                    gate.name, request, options.max_bytes, options.follow_redirects
+                    client, gate.name, request, options.max_bytes, options.follow_redirects
                 )
         except httpx.TimeoutException as exc:
             gate.stats.timeouts += 1
@@ -579,10 +611,15 @@ class HttpClient:
         return response
 
     async def _send_bounded(
-        self, provider: str, request: httpx.Request, max_bytes: int, follow_redirects: bool = True
+        self,
+        client: httpx.AsyncClient,
+        provider: str,
+        request: httpx.Request,
+        max_bytes: int,
+        follow_redirects: bool = True,
     ) -> httpx.Response:
         """Send `request`, reading at most `max_bytes` of its (decoded) body."""
-        response = await self._client.send(request, stream=True, follow_redirects=follow_redirects)
+        response = await client.send(request, stream=True, follow_redirects=follow_redirects)
         chunks: list[bytes] = []
         try:
             declared = response.headers.get("Content-Length", "")
@@ -617,6 +654,7 @@ class _SendOptions:
     return_statuses: frozenset[int] = frozenset()
     follow_redirects: bool = True
     content: bytes | None = None
+    guard: AllowRules | None = None
 
 
 def _fail_unless_retry_is_safe(

@@ -709,11 +709,13 @@ def open_resolver(
     refresh: bool = False,
     transport: Any = None,
     policy: Any = None,
+    guarded_transport: Any = None,
 ) -> Resolver:
     """A Resolver with its store, cache and HTTP client. Close with `close_resolver`.
 
     With COVERCTL_REDIS_URL the cache, the pacing and the single-flight of provider answers are
-    shared by every worker (coverctl.fleet); RedisUnavailable when Redis does not answer."""
+    shared by every worker (coverctl.fleet); RedisUnavailable when Redis does not answer.
+    `transport` and `guarded_transport` are for tests (see HttpClient)."""
     from coverctl.fleet import open_fleet
 
     cache = open_cache(settings, refresh=refresh)
@@ -722,6 +724,7 @@ def open_resolver(
         bursts=settings.bursts,
         timeout=settings.http_timeout,
         transport=transport,
+        guarded_transport=guarded_transport,
         policy=policy,
         secrets=settings.secrets(),
         fleet=open_fleet(settings),

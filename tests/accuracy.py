@@ -701,7 +701,7 @@ def offline_names(hosts: Sequence[str]) -> Iterator[None]:
             return FAKE_ADDRESS
         raise socket.gaierror(socket.EAI_NONAME, f"{host}: the accuracy corpus resolves no names")
 
-    with mock.patch("coverctl.sources.imagecheck.resolve_host", resolve):
+    with mock.patch("coverctl.net.guard.system_resolve", resolve):
         yield
 
 

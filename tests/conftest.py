@@ -55,7 +55,7 @@ def offline_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
             return FAKE_DNS[host]
         raise socket.gaierror(socket.EAI_NONAME, f"{host}: tests resolve no real names")
 
-    monkeypatch.setattr("coverctl.sources.imagecheck.resolve_host", resolve)
+    monkeypatch.setattr("coverctl.net.guard.system_resolve", resolve)
     return FAKE_DNS
 
 

@@ -24,3 +24,24 @@ def test_help_does_not_import_heavy_libraries() -> None:
     command = [sys.executable, "-c", code]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def _package_sources() -> dict[str, str]:
+    from pathlib import Path
+
+    root = Path(coverctl.__file__).parent
+    return {p.relative_to(root).as_posix(): p.read_text("utf-8") for p in root.rglob("*.py")}
+
+
+def test_no_private_httpx_pool_attribute_is_used() -> None:
+    """The network guard pins connections through httpcore's public network_backend; nothing
+    reads or replaces httpx's private `_pool` (it would break silently on an httpx upgrade)."""
+    assert [name for name, text in _package_sources().items() if "_pool" in text] == []
+
+
+def test_address_vetting_lives_in_one_module() -> None:
+    import re
+
+    vetting = re.compile(r"\bis_(private|loopback|link_local|reserved)\b")
+    modules = [name for name, text in _package_sources().items() if vetting.search(text)]
+    assert modules == ["net/guard.py"]

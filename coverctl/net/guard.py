@@ -492,8 +492,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._inner = inner
         self._ssl_context = ssl_context
         self._network = network or httpcore.AnyIOBackend()
-        self._pools: list[tuple[httpcore.AsyncConnectionPool, _PinnedBackend]] = []
-        # Free pools, least recently released first, with the origin each last talked to.
+        self._lanes: list[tuple[httpcore.AsyncConnectionPool, _PinnedBackend]] = []
+        # Lanes: single-connection pools, each with its backend. The free ones, least recently
+        # released first, with the origin each last talked to.
         self._free: dict[int, str] = {}
         self._free_by_origin: dict[str, dict[int, None]] = {}
 
@@ -516,7 +517,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         url = request.url
         origin = f"{url.scheme}://{host}:{port}"
         index = self._borrow(origin)
-        pool, backend = self._pools[index]
+        pool, backend = self._lanes[index]
         backend.pin = (host, port, addresses)
         core_request = httpcore.Request(
             method=request.method,
@@ -556,8 +557,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 keepalive_expiry=GUARD_KEEPALIVE_EXPIRY,
                 network_backend=backend,
             )
-            self._pools.append((pool, backend))
-            return len(self._pools) - 1
+            self._lanes.append((pool, backend))
+            return len(self._lanes) - 1
         previous = self._free.pop(index)
         bucket = self._free_by_origin[previous]
         del bucket[index]
@@ -566,12 +567,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return index
 
     def _give_back(self, index: int, origin: str) -> None:
-        self._pools[index][1].pin = None
+        self._lanes[index][1].pin = None
         self._free[index] = origin
         self._free_by_origin.setdefault(origin, {})[index] = None
 
     async def aclose(self) -> None:
-        for pool, _ in self._pools:
+        """Close the pools; an ``inner`` transport belongs to whoever passed it."""
+        for pool, _ in self._lanes:
             await pool.aclose()
-        if self._inner is not None:
-            await self._inner.aclose()

@@ -9,13 +9,15 @@ result is a stranger's picture) and by AI generation (the output is checked befo
   they never wait on an API's pacing or Retry-After pause and a dead image host never opens an
   API's breaker; with a short timeout and a size cap (``images.MAX_IMAGE_BYTES``): the body is
   streamed and cut off past the cap, never buffered whole.
-- Only http(s) URLs. An untrusted URL (a web search result) may not name ``localhost`` or a
-  loopback, private, link-local or reserved address: literal addresses are checked as they are,
-  host names are resolved first (every address must be public, as for `dead-links`), and
-  redirects are followed one hop at a time (at most ``MAX_IMAGE_REDIRECTS``) with each hop vetted
-  the same way. A name the resolver cannot resolve is left to the download, which then fails.
-  (The name is resolved again when connecting, so DNS rebinding is not ruled out here; the link
-  checker pins connections for that.)
+- Only http(s) URLs, and every download goes through the network guard (coverctl.net.guard, as
+  `dead-links` does): the host may not be ``localhost`` or be, or resolve to, a loopback,
+  private, link-local or reserved address, and the connection goes to the address that was
+  vetted, never to a second DNS answer (no rebinding). A provider's picture and a service's
+  asset may also come from the exact host and port of a configured provider or service URL
+  (Settings.provider_urls: a local fake, an on-premise mirror); a web result may not.
+  Redirects of an untrusted URL (a web search result) are followed one hop at a time (at most
+  ``MAX_IMAGE_REDIRECTS``), each under its own host's gate; httpx follows those of a trusted
+  one. Either way every hop goes through the guard again.
 - The check itself (Pillow, numpy) is CPU-bound and runs in a worker thread.
 - Verdicts are cached for 24 h in the response tier by URL and use: a rejected URL is not fetched
   again, an accepted one keeps its measurements. A transient failure (timeout, 5xx, open circuit)
@@ -26,14 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import httpx
 
 from coverctl.constants import Source
-from coverctl.errors import ImageRejected, ResponseTooLarge
+from coverctl.errors import AddressRefused, ImageRejected, ResponseTooLarge
+from coverctl.net.guard import AllowRules, refusal_without_lookup
 from coverctl.sources.base import SourceContext
 
 if TYPE_CHECKING:
@@ -65,50 +67,33 @@ def is_remote(url: str) -> bool:
 
 
 def url_problem(url: str, *, untrusted: bool) -> str | None:
-    """Why `url` may not be downloaded, or None. Pure: no name is resolved."""
+    """Why `url` may not be downloaded, or None. Pure: no name is resolved (the guard resolves
+    and vets the rest when the request is sent)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "The image URL is not an http(s) URL."
     if not untrusted:
         return None
-    host = parts.hostname.rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    refusal = refusal_without_lookup(parts.hostname)
+    return None if refusal is None else refusal_sentence(refusal)
+
+
+def refusal_sentence(refusal: AddressRefused) -> str:
+    """The network guard's refusal, said of a picture."""
+    if refusal.kind == AddressRefused.LOCAL_NAME:
         return "The image URL points to this machine (localhost)."
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    from coverctl.linkcheck import is_public_address
-
-    if not is_public_address(host):
-        return "The image URL points to a private or local network address."
-    return None
-
-
-async def resolve_host(host: str) -> list[str]:
-    """The addresses `host` resolves to (the system resolver). Tests replace this."""
-    from coverctl.linkcheck import system_resolve
-
-    return await system_resolve(host)
-
-
-async def resolved_address_problem(url: str) -> str | None:
-    """Why the host of an untrusted `url` may not be contacted, after resolving its name."""
-    from coverctl.linkcheck import is_public_address
-
-    host = (urlsplit(url).hostname or "").rstrip(".")
-    try:
-        ipaddress.ip_address(host)
-        return None  # a literal address: url_problem has judged it already
-    except ValueError:
-        pass
-    try:
-        addresses = await resolve_host(host)
-    except OSError:
-        return None  # unresolvable: the download itself will fail
-    if any(not is_public_address(address) for address in addresses):
+    if refusal.kind == AddressRefused.RESOLVED:
+        host = refusal.host.rstrip(".")
         return f"The image host {host} resolves to a private or local network address."
-    return None
+    return "The image URL points to a private or local network address."
+
+
+def guard_rules(ctx: SourceContext, *, untrusted: bool) -> AllowRules:
+    """What the network guard lets a download reach beyond public addresses: nothing for an
+    untrusted URL, the configured provider and service hosts for a provider's picture."""
+    if untrusted:
+        return AllowRules()
+    return AllowRules.for_urls(ctx.settings.provider_urls())
 
 
 async def download_image(
@@ -127,11 +112,10 @@ async def download_image(
     from coverctl.images import MAX_IMAGE_BYTES
 
     limit = MAX_IMAGE_BYTES if max_bytes is None else max_bytes
+    rules = guard_rules(ctx, untrusted=untrusted)
     current = url
     for _hop in range(MAX_IMAGE_REDIRECTS + 1):
         problem = url_problem(current, untrusted=untrusted)
-        if problem is None and untrusted:
-            problem = await resolved_address_problem(current)
         if problem:
             raise ImageRejected(problem)
         try:
@@ -146,7 +130,10 @@ async def download_image(
                 timeout=IMAGE_FETCH_TIMEOUT,
                 max_bytes=limit,
                 follow_redirects=not untrusted,
+                guard=rules,
             )
+        except AddressRefused as refused:
+            raise ImageRejected(refusal_sentence(refused)) from None
         except ResponseTooLarge:
             raise ImageRejected(
                 f"Image is over the {limit // 1024 // 1024} MB limit; the download was stopped."
