@@ -464,6 +464,13 @@ def _default_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def _without_allow(extensions: dict[str, Any]) -> dict[str, Any]:
+    """The request's extensions for httpcore, without ours."""
+    if ALLOW_EXTENSION not in extensions:
+        return extensions
+    return {key: value for key, value in extensions.items() if key != ALLOW_EXTENSION}
+
+
 def host_port(url: httpx.URL) -> tuple[str, int]:
     """The host (as sent: IDNA, no brackets) and port (the scheme's if none) of ``url``."""
     host = url.raw_host.decode("ascii")
@@ -526,7 +533,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             ),
             headers=request.headers.raw,
             content=request.stream,
-            extensions={k: v for k, v in request.extensions.items() if k != ALLOW_EXTENSION},
+            extensions=_without_allow(request.extensions),
         )
         try:
             with _httpx_errors():
