@@ -186,7 +186,8 @@ async def thumbnail(ctx: SourceContext, url: str, *, untrusted: bool = True) -> 
     from coverctl.sources.imagecheck import download_image
 
     try:
-        data = await download_image(ctx, url, untrusted=untrusted)
+        # untrusted=False is this module's "no private-address guard" (see the docstring).
+        data = await download_image(ctx, url, untrusted=untrusted, allow_private=not untrusted)
     except ImageRejected as exc:
         made = _failure(url, _download_problem(exc.message), exc.message)
     except ProviderError as exc:

@@ -88,9 +88,12 @@ def refusal_sentence(refusal: AddressRefused) -> str:
     return "The image URL points to a private or local network address."
 
 
-def guard_rules(ctx: SourceContext, *, untrusted: bool) -> AllowRules:
+def guard_rules(ctx: SourceContext, *, untrusted: bool, allow_private: bool = False) -> AllowRules:
     """What the network guard lets a download reach beyond public addresses: nothing for an
-    untrusted URL, the configured provider and service hosts for a provider's picture."""
+    untrusted URL, the configured provider and service hosts for a provider's picture, any
+    address when the user asked for it (`--allow-private`)."""
+    if allow_private:
+        return AllowRules(private=True)
     if untrusted:
         return AllowRules()
     return AllowRules.for_urls(ctx.settings.provider_urls())
@@ -103,19 +106,21 @@ async def download_image(
     untrusted: bool = False,
     max_bytes: int | None = None,
     accept: str = "image/*",
+    allow_private: bool = False,
 ) -> bytes:
     """The bytes at `url`. ImageRejected when the URL or its answer rules the picture out;
     ProviderError (unavailable) when the host could not be asked.
 
     `max_bytes` (default ``images.MAX_IMAGE_BYTES``) and `accept` let the image services fetch
-    the other assets they produce (a generated video) through the same guard."""
+    the other assets they produce (a generated video) through the same guard. `allow_private`
+    lifts the address rules (the user's `--allow-private`); the connection is still pinned."""
     from coverctl.images import MAX_IMAGE_BYTES
 
     limit = MAX_IMAGE_BYTES if max_bytes is None else max_bytes
-    rules = guard_rules(ctx, untrusted=untrusted)
+    rules = guard_rules(ctx, untrusted=untrusted, allow_private=allow_private)
     current = url
     for _hop in range(MAX_IMAGE_REDIRECTS + 1):
-        problem = url_problem(current, untrusted=untrusted)
+        problem = url_problem(current, untrusted=untrusted and not allow_private)
         if problem:
             raise ImageRejected(problem)
         try:
