@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from coverctl.config import Settings
-from coverctl.constants import GENERATED_URL_PATTERNS, QualityScore, Source
+from coverctl.constants import GENERATED_URL_PATTERNS, Source
 from coverctl.errors import UsageError
+from coverctl.sources import registry
+from coverctl.sources.spec import HostRule
 from coverctl.store.db import ImageStore
 
 if TYPE_CHECKING:
@@ -72,19 +74,6 @@ FIXABLE_KINDS: Final = frozenset({DEAD_LINK, WRONG_SOURCE, DUPLICATE_IMAGE, LOW_
 
 ALIVE_STATUS: Final = "ok"  # what coverctl dead-links stores for a live link
 
-# The highest base score each source can record (combined_score adds at most images.MAX_BONUS).
-_BASE_SCORE: Final = {
-    Source.PINNED: QualityScore.PINNED,
-    Source.CHARACTER_SPECIFIC: QualityScore.CHARACTER_SPECIFIC,
-    Source.AI_GENERATED: QualityScore.AI_GENERATED,
-    Source.TVDB: QualityScore.TVDB_CHARACTER,
-    Source.TMDB: QualityScore.TMDB_MOVIE,
-    Source.HARDCOVER: QualityScore.HARDCOVER,
-    Source.WEB_SEARCH: QualityScore.WEB_SEARCH,
-}
-_PROVIDER_SOURCES: Final = frozenset(
-    {Source.TMDB, Source.TVDB, Source.HARDCOVER, Source.WEB_SEARCH}
-)
 # Generated-image markers that cannot occur by chance in a provider's file name. The bare "tmp"
 # pattern is left out: it matches random TMDB names such as "/aTmPx...jpg".
 _GENERATED_MARKERS: Final = tuple(p for p in GENERATED_URL_PATTERNS if "_" in p or "/" in p)
@@ -109,34 +98,69 @@ def is_alive_status(status: str | None) -> bool:
 
 @dataclass(frozen=True)
 class ProviderHosts:
-    """Image hosts that identify a provider, from the settings (tests point them elsewhere)."""
+    """What the wrong-source rule knows of each source label, read from the provider specs
+    (sources/spec.py) and the settings (tests point the image hosts elsewhere): the image hosts
+    that identify a provider, how strictly each source keeps to them, and the most it can score.
+    Hashable, so `_rule` can be memoised per audit."""
 
-    tmdb: frozenset[str]
-    tvdb: frozenset[str]
+    owners: tuple[tuple[str, str], ...]  # (host, label); a host ".x.com" matches its subdomains
+    labels: frozenset[str]  # every label a row may carry
+    remote: frozenset[str]  # labels whose pictures are http(s) URLs from a provider
+    rules: tuple[tuple[str, HostRule], ...]  # label -> how strictly it keeps to its own hosts
+    ceilings: tuple[tuple[str, int], ...]  # label -> the highest quality it can record
+    # The same as dicts: read once per stored row.
+    _rule_of: dict[str, HostRule] = field(init=False, compare=False, repr=False)
+    _ceiling_of: dict[str, int] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rule_of", dict(self.rules))
+        object.__setattr__(self, "_ceiling_of", dict(self.ceilings))
 
     @classmethod
     def from_settings(cls, settings: Settings | None) -> ProviderHosts:
-        tmdb = {"image.tmdb.org"}
-        tvdb = {"artworks.thetvdb.com", "thetvdb.com"}
-        if settings is not None:
-            tmdb.add(_host(settings.tmdb_image_base_url))
-            tvdb.add(_host(settings.tvdb_artwork_url))
-        return cls(frozenset(tmdb - {""}), frozenset(tvdb - {""}))
+        from coverctl.images import MAX_BONUS  # the most combined_score adds to a base score
+
+        owners: dict[str, str] = {}
+        for spec in registry.specs():
+            names = list(spec.hosts.names)
+            if settings is not None:
+                names += [_host(str(settings.setting(v) or "")) for v in spec.hosts.variables]
+            for name in names:
+                if name:
+                    owners.setdefault(name.lower(), spec.source)
+        labels = registry.source_labels()
+        ceilings = (
+            (label, min(100, (registry.base_score(label) or 0) + MAX_BONUS)) for label in labels
+        )
+        return cls(
+            owners=tuple(owners.items()),
+            labels=frozenset(labels),
+            remote=registry.remote_labels(),
+            rules=tuple({spec.source: spec.hosts.rule for spec in registry.specs()}.items()),
+            ceilings=tuple(ceilings),
+        )
 
     def provider_of(self, host: str) -> str | None:
-        if host in self.tmdb:
-            return Source.TMDB
-        if host in self.tvdb or host.endswith(".thetvdb.com"):
-            return Source.TVDB
+        """The label of the provider whose image host `host` is, or None."""
+        for name, label in self.owners:
+            if host == name or (name.startswith(".") and host.endswith(name)):
+                return label
         return None
+
+    def home_of(self, label: str) -> str:
+        """The first image host of `label`'s provider (named in a wrong-source sentence)."""
+        return next((name for name, owner in self.owners if owner == label), "its own hosts")
+
+    def rule_of(self, label: str) -> HostRule:
+        return self._rule_of.get(label, HostRule.NOT_FOREIGN)
+
+    def ceiling(self, label: str) -> int:
+        return self._ceiling_of.get(label, 100)
 
 
 def _host(url: str) -> str:
     match = _HTTP_HOST.match(url)
     return match.group(1).lower() if match else ""
-
-
-_DEFAULT_HOSTS: Final = ProviderHosts.from_settings(None)
 
 
 def _url_parts(url: str) -> tuple[str, str, bool]:
@@ -155,13 +179,6 @@ def _url_parts(url: str) -> tuple[str, str, bool]:
     return "scheme", scheme, generated
 
 
-@functools.cache
-def _score_ceiling(source: str) -> int:
-    from coverctl.images import MAX_BONUS  # the most combined_score adds to a base score
-
-    return min(100, _BASE_SCORE[source] + MAX_BONUS)
-
-
 def source_problem(
     source: str,
     image_url: str | None,
@@ -171,22 +188,24 @@ def source_problem(
     """One sentence saying why ``image_url`` does not fit ``source``, or None when it fits.
 
     Rules: a pinned row (a curator's choice) may be any file path or http(s) URL; a remote source
-    (tmdb, tvdb, hardcover, web_search) needs an http(s) URL, not a local path or another scheme,
-    and never an AI-generated file name (``anonymous_``...); tmdb needs a
-    TMDB image host; tvdb and hardcover must not carry the other provider's host; a local
-    override (character_specific) or AI image must not be a TMDB/TVDB picture, and a local
-    override must not be a generated image; no row may claim more quality than its source can
-    score (its base score plus the most ``images.combined_score`` adds).
+    (a provider step's: tmdb, tvdb, hardcover, web_search) needs an http(s) URL, not a local path
+    or another scheme, and never an AI-generated file name (``anonymous_``...); its spec's
+    `PictureHosts` say the rest: tmdb needs a TMDB image host, tvdb and hardcover must not carry
+    another provider's host, web results may be anywhere; a local override (character_specific)
+    or AI image must not be a provider's picture, and a local override must not be a generated
+    image; no row may claim more quality than its source can score (its base score plus the most
+    ``images.combined_score`` adds).
     """
-    if source not in Source.ALL:
+    hosts = hosts or ProviderHosts.from_settings(None)
+    if source not in hosts.labels:
         return f"Unknown source {source!r}."
     kind, detail, generated = _url_parts(image_url or "")
     too_high = (
         quality_score
-        if quality_score is not None and quality_score > _score_ceiling(source)
+        if quality_score is not None and quality_score > hosts.ceiling(source)
         else None
     )
-    return _rule(source, kind, detail, generated, too_high, hosts or _DEFAULT_HOSTS)
+    return _rule(source, kind, detail, generated, too_high, hosts)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -197,13 +216,13 @@ def _rule(
     if kind == "empty":
         return "No image URL is recorded."
     if too_high is not None:
-        return f"Quality {too_high} is more than {source} can score ({_score_ceiling(source)})."
+        return f"Quality {too_high} is more than {source} can score ({hosts.ceiling(source)})."
     if source == Source.PINNED:
         # A curator chose it: any provider's picture, a web picture or a pinned file.
         if kind == "scheme":
             return f"A {detail}: URL is recorded as pinned; it needs a file path or an http(s) URL."
         return None
-    if source in _PROVIDER_SOURCES:
+    if source in hosts.remote:
         if kind == "path":
             return f"A local path is recorded for the remote source {source}."
         if kind == "scheme":
@@ -211,9 +230,13 @@ def _rule(
         if generated:
             return f"An AI-generated image name is recorded as {source}."
         owner = hosts.provider_of(detail)
-        if source == Source.TMDB and owner != Source.TMDB:
-            return f"A {detail} URL is recorded as tmdb (TMDB images come from image.tmdb.org)."
-        if source in (Source.TVDB, Source.HARDCOVER) and owner not in (None, source):
+        rule = hosts.rule_of(source)
+        if rule is HostRule.OWN and owner != source:
+            return (
+                f"A {detail} URL is recorded as {source} "
+                f"({source.upper()} images come from {hosts.home_of(source)})."
+            )
+        if rule is HostRule.NOT_FOREIGN and owner not in (None, source):
             return f"A {(owner or '').upper()} image URL is recorded as {source}."
         return None
     # character_specific and ai_generated: a local file, the backend, or a generated image.
@@ -240,8 +263,9 @@ class AuditOptions:
     def __post_init__(self) -> None:
         if not 0 <= self.min_quality <= 100:
             raise UsageError(f"--min-quality must be between 0 and 100, got {self.min_quality}.")
-        if self.source is not None and self.source not in Source.ALL:
-            raise UsageError(f"Unknown source {self.source!r}; use one of {', '.join(Source.ALL)}.")
+        labels = registry.source_labels()
+        if self.source is not None and self.source not in labels:
+            raise UsageError(f"Unknown source {self.source!r}; use one of {', '.join(labels)}.")
         if self.keep < 0:
             raise UsageError("The number of rows to list cannot be negative.")
 

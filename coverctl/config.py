@@ -21,22 +21,9 @@ from coverctl.errors import ConfigError, UsageError
 CONFIG_FILE_NAME = "config.toml"
 DATABASE_FILE_NAME = "coverctl.db"
 
-# Every variable a user may set, with a one-line description (used by `coverctl config`).
-KNOWN_VARIABLES: dict[str, str] = {
-    "TMDB_API_KEY": "TMDB v3 API key or v4 read access token",
-    "TMDB_API_URL": "TMDB API base URL",
-    "TMDB_IMAGE_BASE_URL": "TMDB image base URL",
-    "TVDB_API_KEY": "TheTVDB v4 API key",
-    "TVDB_PIN": "TheTVDB subscriber PIN (optional)",
-    "TVDB_API_URL": "TheTVDB API base URL",
-    "TVDB_ARTWORK_URL": "prefix for relative TheTVDB artwork paths",
-    "HARDCOVER_API_KEY": "Hardcover API token",
-    "HARDCOVER_GRAPHQL_URL": "Hardcover GraphQL endpoint",
-    "REPLICATE_API_TOKEN": "Replicate API token (AI generation, costs money)",
-    "REPLICATE_BASE_URL": "Replicate API base URL",
-    "COVERCTL_REPLICATE_MODEL": "Replicate model used by --generate",
-    "DUCKDUCKGO_URL": "DuckDuckGo base URL for web image search",
-    "COVERCTL_WEB_SEARCH": "set to 0 to never use web image search",
+# The settings config itself reads. Each provider step declares its own variables in its spec
+# (sources/spec.Variable): `known_variables()` and `secret_variables()` are the full lists.
+GENERAL_VARIABLES: dict[str, str] = {
     "SUPABASE_URL": "Supabase project URL",
     "SUPABASE_KEY": "Supabase service key",
     "AZURE_STORAGE_CONNECTION_STRING": "Azure Blob Storage connection string",
@@ -56,13 +43,8 @@ KNOWN_VARIABLES: dict[str, str] = {
     "COVERCTL_VISION_MODEL": "vision model name for `identify --reader vision`",
     "COVERCTL_VISION_API_KEY": "API key of the vision chat API (optional for a local server)",
 }
-SECRET_VARIABLES = frozenset(
+GENERAL_SECRETS = frozenset(
     {
-        "TMDB_API_KEY",
-        "TVDB_API_KEY",
-        "TVDB_PIN",
-        "HARDCOVER_API_KEY",
-        "REPLICATE_API_TOKEN",
         "SUPABASE_KEY",
         "AZURE_STORAGE_CONNECTION_STRING",
         "COVERCTL_POSTGRES_DSN",
@@ -72,6 +54,35 @@ SECRET_VARIABLES = frozenset(
         "COVERCTL_VISION_API_KEY",
     }
 )
+
+
+def known_variables() -> dict[str, str]:
+    """Every variable a user may set, with a one-line description (`coverctl config`): the
+    provider steps' (from their specs), then config's own."""
+    from coverctl.sources.registry import variables
+
+    return {**{v.name: v.description for v in variables()}, **GENERAL_VARIABLES}
+
+
+def secret_variables() -> frozenset[str]:
+    """The variables holding credentials: never shown, prompted for without echo."""
+    from coverctl.sources.registry import variables
+
+    return GENERAL_SECRETS | {v.name for v in variables() if v.secret}
+
+
+def default_rates() -> dict[str, float]:
+    """Requests per second each provider may receive by default: the provider steps' (their
+    specs) and the image services' and picture downloads' (constants.DEFAULT_RATES)."""
+    from coverctl.sources.registry import default_rates as provider_rates
+
+    return {**provider_rates(), **DEFAULT_RATES}
+
+
+def default_bursts() -> dict[str, int]:
+    from coverctl.sources.registry import default_bursts as provider_bursts
+
+    return {**provider_bursts(), **DEFAULT_BURSTS}
 
 
 class Secret:
@@ -144,9 +155,12 @@ class Settings:
     # Shared by every worker on every host when set (fleet/, store/redis_cache.py). A Secret: the
     # URL may carry a password; `config show` prints it with the password redacted.
     redis_url: Secret | None = None
-    rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
-    bursts: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BURSTS))
+    rates: Mapping[str, float] = field(default_factory=default_rates)
+    bursts: Mapping[str, int] = field(default_factory=default_bursts)
     network: bool = True
+    # The values of provider variables that have no typed field above (a provider added after
+    # these fields), secrets wrapped: read them with `setting(name)`.
+    extra: Mapping[str, str | Secret] = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
@@ -162,12 +176,9 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every configured secret value: used to scrub text before it is shown or stored."""
+        from coverctl.sources.registry import variables
+
         values = [
-            self.tmdb_api_key,
-            self.tvdb_api_key,
-            self.tvdb_pin,
-            self.hardcover_api_key,
-            self.replicate_api_token,
             self.supabase_key,
             self.azure_connection_string,
             self.postgres_dsn,
@@ -175,11 +186,24 @@ class Settings:
             self.lumaai_api_key,
             self.gemini_api_key,
             self.vision_api_key,
+            *(self.setting(v.name) for v in variables() if v.secret),
         ]
-        found = [v.reveal() for v in values if v]
+        found = [v.reveal() for v in values if isinstance(v, Secret) and v]
         if self.redis_url:
             found.extend(url_passwords(self.redis_url.reveal()))
         return found
+
+    def setting(self, name: str) -> str | Secret | None:
+        """A provider variable's value by name (None: unset): its typed field when it has one
+        (sources/spec.Variable.field), else `extra`, where a provider added later finds its own
+        variables without a Settings edit."""
+        from coverctl.sources.registry import variable
+
+        declared = variable(name)
+        if declared is not None and declared.field is not None:
+            value = getattr(self, declared.field)
+            return value if isinstance(value, str | Secret) else None
+        return self.extra.get(name)
 
     def with_rates(self, overrides: Mapping[str, float]) -> Settings:
         merged = dict(self.rates)
@@ -201,7 +225,7 @@ class Settings:
             value = values.get(name)
             return Secret(value) if value else None
 
-        rates = dict(DEFAULT_RATES)
+        rates = default_rates()
         for name, value in values.items():
             if name.startswith("COVERCTL_RATE_"):
                 rates[name.removeprefix("COVERCTL_RATE_").lower()] = _positive_float(name, value)
@@ -251,6 +275,7 @@ class Settings:
             vision_model=text("COVERCTL_VISION_MODEL"),
             vision_api_key=secret("COVERCTL_VISION_API_KEY"),
             redis_url=_redis_url(values),
+            extra=_provider_extra(values),
         )
 
     def provider_urls(self) -> tuple[str, ...]:
@@ -258,20 +283,21 @@ class Settings:
 
         The network guard trusts their exact host and port for the pictures those providers
         list and the assets those services return (a local fake or an on-premise mirror may
-        be on a private address); any other host of such a picture must be public."""
-        urls = (
-            self.tmdb_api_url,
-            self.tmdb_image_base_url,
-            self.tvdb_api_url,
-            self.tvdb_artwork_url,
-            self.hardcover_graphql_url,
-            self.replicate_base_url,
-            self.serpapi_url,
-            self.lumaai_api_url,
-            self.gemini_api_url,
-            self.vision_url,
+        be on a private address); any other host of such a picture must be public. A provider
+        whose pictures may be on any host (web search: strangers' pictures) lends none."""
+        from coverctl.sources.registry import specs
+        from coverctl.sources.spec import HostRule
+
+        providers = (
+            self.setting(variable.name)
+            for spec in specs()
+            if spec.hosts.rule is not HostRule.ANY
+            for variable in spec.variables
+            if variable.url
         )
-        return tuple(url for url in urls if url)
+        services = (self.serpapi_url, self.lumaai_api_url, self.gemini_api_url, self.vision_url)
+        urls = dict.fromkeys(url for url in (*providers, *services) if isinstance(url, str) and url)
+        return tuple(urls)
 
     def service_hosts(self) -> frozenset[str]:
         """Hosts of the configured image-service base URLs (SerpApi, Luma, Gemini, vision).
@@ -326,8 +352,9 @@ def read_config_file(path: Path) -> dict[str, str]:
 def write_config_value(path: Path, name: str, value: str | None) -> None:
     """Set (or with value None, remove) one variable in the config file, readable by owner only."""
     name = name.upper()
-    if name not in KNOWN_VARIABLES and not name.startswith("COVERCTL_RATE_"):
-        known = ", ".join(sorted(KNOWN_VARIABLES))
+    known_names = known_variables()
+    if name not in known_names and not name.startswith("COVERCTL_RATE_"):
+        known = ", ".join(sorted(known_names))
         raise UsageError(f"Unknown setting {name}; known settings: {known}.")
     values = read_config_file(path)
     if value is None:
@@ -341,6 +368,26 @@ def write_config_value(path: Path, name: str, value: str | None) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(body)
     os.replace(tmp, path)
+
+
+def _provider_extra(values: Mapping[str, str]) -> dict[str, str | Secret]:
+    """The provider variables without a typed Settings field, read as their specs declare them
+    (a secret wrapped, a URL checked); unset ones take the spec's default, if any."""
+    from coverctl.sources.registry import variables
+
+    extra: dict[str, str | Secret] = {}
+    for declared in variables():
+        name, value = declared.name, values.get(declared.name)
+        if declared.field is not None or (value is None and declared.default is None):
+            continue
+        if declared.secret:
+            if value:
+                extra[name] = Secret(value)
+        elif declared.url:
+            extra[name] = _url(values, name, declared.default or "")
+        else:
+            extra[name] = value if value is not None else declared.default or ""
+    return extra
 
 
 def _non_empty(env: Mapping[str, str]) -> dict[str, str]:

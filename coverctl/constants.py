@@ -17,37 +17,24 @@ class Source:
     HARDCOVER: Final = "hardcover"
     WEB_SEARCH: Final = "web_search"
 
+    # The built-in labels, as sql/character_images.sql's CHECK lists them (`push` sends no
+    # other); sources/registry.source_labels() adds those of providers registered later.
     ALL: Final = (PINNED, CHARACTER_SPECIFIC, AI_GENERATED, TVDB, TMDB, HARDCOVER, WEB_SEARCH)
 
 
 class PictureTrust(StrEnum):
-    """How far a source's picture URLs are trusted without downloading the picture."""
+    """How far a source's picture URLs are trusted without downloading the picture: each
+    provider step's spec says (sources/spec.py); local files and stored AI pictures are trusted."""
 
     TRUSTED = "trusted"  # checked only with --verify
     UNRELIABLE = "unreliable"  # checked by default; --no-verify skips the check
     ALWAYS_CHECKED = "always_checked"  # checked even with --no-verify
 
 
-# Whether an answer's picture is downloaded and checked (sources/imagecheck.check_image) before it
-# is accepted, per source label. The one place this is decided; sources not listed are trusted.
-PICTURE_TRUST: Final[dict[str, PictureTrust]] = {
-    # TMDB's image CDN serves the profile it lists: checking it would cost a download per row.
-    Source.TMDB: PictureTrust.TRUSTED,
-    # TVDB character artwork is often dead (404) or a truncated JPEG; its person photos less so
-    # but come from the same host. Hardcover covers are user-uploaded and sometimes gone.
-    Source.TVDB: PictureTrust.UNRELIABLE,
-    Source.HARDCOVER: PictureTrust.UNRELIABLE,
-    # Web results are strangers' pictures (the web search step checks each one it offers).
-    Source.WEB_SEARCH: PictureTrust.ALWAYS_CHECKED,
-    # Not listed, so trusted: local override files, and AI pictures (generation checks its output
-    # before it is stored; stored ones were checked then).
-}
-
-
 class PictureChecks(StrEnum):
     """Which answers' pictures `resolve` and `batch` check (`--verify` / `--no-verify`)."""
 
-    DEFAULT = "default"  # the sources PICTURE_TRUST does not trust
+    DEFAULT = "default"  # the sources whose spec does not trust them (tvdb, hardcover)
     ALL = "all"  # --verify: every source's picture, its score adjusted by the picture's quality
     NONE = "none"  # --no-verify: only those ALWAYS_CHECKED (web search checks its own results)
 
@@ -101,13 +88,9 @@ class MediaType:
     ALL: Final = (MOVIE, TV, BOOK)
 
 
-# Requests per second each provider may receive by default (cli-contract.md "Rate limits").
+# Requests per second each service may receive by default (cli-contract.md "Rate limits"), beside
+# the cascade's providers, whose specs declare theirs (sources/registry.default_rates()).
 DEFAULT_RATES: Final[dict[str, float]] = {
-    "tmdb": 40.0,
-    "tvdb": 20.0,
-    "hardcover": 1.0,
-    "duckduckgo": 0.5,
-    "replicate": 10.0,
     # Image services (each call is billed, so modest rates; a 429's Retry-After still wins).
     # SerpApi: hourly throughput is a share of the plan's monthly searches.
     "serpapi": 1.0,
@@ -122,7 +105,7 @@ DEFAULT_RATES: Final[dict[str, float]] = {
     "image_fetch": 20.0,
 }
 # Burst sizes: how many requests may go out back to back before pacing applies.
-DEFAULT_BURSTS: Final[dict[str, int]] = {"hardcover": 10, "image_fetch": 5}
+DEFAULT_BURSTS: Final[dict[str, int]] = {"image_fetch": 5}
 # Picture downloads in flight at once to one image host (each host has its own gate, apart from
 # the APIs'): enough to keep a batch moving, few enough to be polite to a CDN.
 IMAGE_HOST_CONCURRENCY: Final = 8

@@ -1,8 +1,9 @@
 """`coverctl doctor`: is every configured service reachable, and does it accept our credentials?
 
 One cheap authenticated request per configured provider, all at once, each bounded by a short
-timeout and never retried: TMDB `GET /configuration`, TVDB `POST /login`, Hardcover a one-field
-GraphQL query, Replicate `GET /account`, Supabase `GET /rest/v1/`, SerpApi `GET /account.json`
+timeout and never retried: each cascade provider's own probe, declared in its spec next to its
+source (TMDB `GET /configuration`, TVDB `POST /login`, Hardcover a one-field GraphQL query,
+Replicate `GET /account`), then Supabase `GET /rest/v1/`, SerpApi `GET /account.json`
 (free), Luma `GET /credits`, Gemini `GET /models`, the vision API `GET /models`, Azure Blob one
 page of the container list. Plus the local state: the store (opens, schema version), the cache
 directory (writable) and the static image directory (exists, how many pictures); and Redis when
@@ -33,17 +34,13 @@ from coverctl import __version__
 from coverctl.config import Settings
 from coverctl.errors import ConfigError, CoverctlError, CredentialRejected, ServiceUnreachable
 from coverctl.redact import scrub
+from coverctl.sources.spec import HttpProbe, ProbeFailed, ProbeRejected, probe_json
 
 __all__ = ["DEFAULT_TIMEOUT", "CheckResult", "DoctorReport", "run_checks", "run_doctor"]
 
 DEFAULT_TIMEOUT: Final = 5.0
 IMAGE_SUFFIXES: Final = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 DEFAULT_STATIC_DIR: Final = Settings.__dataclass_fields__["static_dir"].default
-HARDCOVER_QUERY: Final = "query CoverctlDoctor { me { id } }"
-# Hasura (behind Hardcover) answers a bad token with HTTP 200 and one of these error codes.
-_GRAPHQL_AUTH_CODES: Final = frozenset(
-    {"invalid-jwt", "invalid-headers", "access-denied", "unauthorized", "UNAUTHENTICATED"}
-)
 _DETAIL_LIMIT: Final = 160
 
 Status = Literal["ok", "skipped", "failed"]
@@ -100,7 +97,7 @@ async def run_checks(
         follow_redirects=False,
         headers={"User-Agent": f"coverctl/{__version__} (doctor)"},
     ) as client:
-        probes = [probe(settings) for probe in HTTP_PROBES]
+        probes = http_probes(settings)
         results = await asyncio.gather(
             asyncio.to_thread(check_store, settings),
             asyncio.to_thread(check_cache_dir, settings),
@@ -262,156 +259,10 @@ def check_static_dir(settings: Settings) -> CheckResult:
 # --- HTTP providers ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HttpProbe:
-    """One provider's cheap authenticated request and how to read its answer."""
-
-    component: str
-    label: str
-    key_var: str
-    url_var: str
-    url: str
-    # None when the provider is not configured at all; a CheckResult when it is half configured.
-    request: httpx.Request | CheckResult | None
-    accept: Callable[[httpx.Response], str]  # detail for a good answer; raises _Rejected
-    key_fix: str
-    unset: str = ""  # detail when skipped; default "<key_var> is not set"
-    # For a provider that refuses a key with another status than 401/403 (Gemini: 400).
-    rejects: Callable[[httpx.Response], bool] | None = None
-
-
-class _Rejected(Exception):
-    """The answer says the credentials were refused (HTTP 200 GraphQL errors, for instance)."""
-
-
-def _tmdb(settings: Settings) -> HttpProbe:
-    from coverctl.sources.tmdb import auth
-
-    request = None
-    if settings.tmdb_api_key:
-        params, headers = auth(settings)
-        request = httpx.Request(
-            "GET", f"{settings.tmdb_api_url}/configuration", params=params, headers=headers
-        )
-    return HttpProbe(
-        "tmdb",
-        "TMDB",
-        "TMDB_API_KEY",
-        "TMDB_API_URL",
-        settings.tmdb_api_url,
-        request,
-        lambda response: "API key accepted",
-        "Check TMDB_API_KEY: a v3 API key or a v4 read access token from "
-        "https://www.themoviedb.org/settings/api.",
-    )
-
-
-def _tvdb(settings: Settings) -> HttpProbe:
-    request = None
-    if settings.tvdb_api_key:
-        body = {"apikey": settings.tvdb_api_key.reveal()}
-        if settings.tvdb_pin:
-            body["pin"] = settings.tvdb_pin.reveal()
-        request = httpx.Request(
-            "POST",
-            f"{settings.tvdb_api_url}/login",
-            json=body,
-            headers={"Accept": "application/json"},
-        )
-
-    def accept(response: httpx.Response) -> str:
-        data = _json(response).get("data")
-        if not isinstance(data, dict) or not data.get("token"):
-            raise _Rejected("the login answer carries no token")
-        return "API key accepted (logged in)"
-
-    return HttpProbe(
-        "tvdb",
-        "TVDB",
-        "TVDB_API_KEY",
-        "TVDB_API_URL",
-        settings.tvdb_api_url,
-        request,
-        accept,
-        "Check TVDB_API_KEY (and TVDB_PIN for a user-subscription key) at "
-        "https://thetvdb.com/dashboard/account/apikey.",
-    )
-
-
-def _hardcover(settings: Settings) -> HttpProbe:
-    request = None
-    if settings.hardcover_api_key:
-        token = settings.hardcover_api_key.reveal().strip()
-        # Hardcover's settings page shows the token as "Bearer ey...": accept it pasted either way.
-        header = token if token.lower().startswith("bearer ") else f"Bearer {token}"
-        request = httpx.Request(
-            "POST",
-            settings.hardcover_graphql_url,
-            json={"query": HARDCOVER_QUERY},
-            headers={"Authorization": header, "Accept": "application/json"},
-        )
-
-    def accept(response: httpx.Response) -> str:
-        payload = _json(response)
-        errors = payload.get("errors")
-        if isinstance(errors, list) and errors:
-            first = errors[0] if isinstance(errors[0], dict) else {}
-            message = str(first.get("message") or "GraphQL error")
-            extensions = first.get("extensions")
-            code = str(extensions.get("code", "")) if isinstance(extensions, dict) else ""
-            lowered = message.lower()
-            if code in _GRAPHQL_AUTH_CODES or any(
-                word in lowered for word in ("jwt", "token", "unauthori", "authenticat")
-            ):
-                raise _Rejected(message)
-            raise _Failed(f"the test query failed: {message}")
-        data = payload.get("data")
-        me = data.get("me") if isinstance(data, dict) else None
-        if not me:
-            raise _Rejected("the token belongs to no user")
-        return "API token accepted"
-
-    return HttpProbe(
-        "hardcover",
-        "Hardcover",
-        "HARDCOVER_API_KEY",
-        "HARDCOVER_GRAPHQL_URL",
-        settings.hardcover_graphql_url,
-        request,
-        accept,
-        "Check HARDCOVER_API_KEY: copy the token from https://hardcover.app/account/api "
-        "(tokens expire after a year).",
-    )
-
-
-def _replicate(settings: Settings) -> HttpProbe:
-    request = None
-    if settings.replicate_api_token:
-        request = httpx.Request(
-            "GET",
-            f"{settings.replicate_base_url}/account",
-            headers={"Authorization": f"Bearer {settings.replicate_api_token.reveal()}"},
-        )
-
-    def accept(response: httpx.Response) -> str:
-        username = _json(response).get("username")
-        return f"API token accepted (account {username})" if username else "API token accepted"
-
-    return HttpProbe(
-        "replicate",
-        "Replicate",
-        "REPLICATE_API_TOKEN",
-        "REPLICATE_BASE_URL",
-        settings.replicate_base_url,
-        request,
-        accept,
-        "Check REPLICATE_API_TOKEN at https://replicate.com/account/api-tokens.",
-    )
-
-
 def _supabase(settings: Settings) -> HttpProbe:
     url, key = settings.supabase_url, settings.supabase_key
-    request: httpx.Request | CheckResult | None = None
+    request: httpx.Request | None = None
+    misconfigured: tuple[str, str] | None = None
     if url and key:
         try:
             request = httpx.Request(
@@ -420,21 +271,17 @@ def _supabase(settings: Settings) -> HttpProbe:
                 headers={"apikey": key.reveal(), "Authorization": f"Bearer {key.reveal()}"},
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError):
-            request = CheckResult(
-                "supabase",
-                "failed",
+            misconfigured = (
                 "SUPABASE_URL is not a valid URL",
-                fix="Set SUPABASE_URL to the project URL, such as https://PROJECT.supabase.co.",
+                "Set SUPABASE_URL to the project URL, such as https://PROJECT.supabase.co.",
             )
     elif url or key:
         missing, given = (
             ("SUPABASE_KEY", "SUPABASE_URL") if url else ("SUPABASE_URL", "SUPABASE_KEY")
         )
-        request = CheckResult(
-            "supabase",
-            "failed",
+        misconfigured = (
             f"{given} is set but {missing} is not",
-            fix=f"Set {missing} too"
+            f"Set {missing} too"
             + (
                 " (the project's service_role key)."
                 if missing == "SUPABASE_KEY"
@@ -451,6 +298,7 @@ def _supabase(settings: Settings) -> HttpProbe:
         lambda response: "API key accepted",
         "Check SUPABASE_KEY: the project's service_role key (Project settings > API).",
         unset="SUPABASE_URL and SUPABASE_KEY are not set",
+        misconfigured=misconfigured,
     )
 
 
@@ -465,9 +313,9 @@ def _serpapi(settings: Settings) -> HttpProbe:
         )
 
     def accept(response: httpx.Response) -> str:
-        left = _json(response).get("total_searches_left")
+        left = probe_json(response).get("total_searches_left")
         if isinstance(left, int) and left <= 0:
-            raise _Failed("the account has no searches left this month (upgrade the plan)")
+            raise ProbeFailed("the account has no searches left this month (upgrade the plan)")
         return (
             f"API key accepted ({left} searches left)" if left is not None else "API key accepted"
         )
@@ -494,7 +342,7 @@ def _luma(settings: Settings) -> HttpProbe:
         )
 
     def accept(response: httpx.Response) -> str:
-        balance = _json(response).get("credit_balance")  # US cents
+        balance = probe_json(response).get("credit_balance")  # US cents
         if isinstance(balance, int | float):
             return f"API key accepted (credit balance ${balance / 100:.2f})"
         return "API key accepted"
@@ -544,16 +392,16 @@ def _vision(settings: Settings) -> HttpProbe:
         request = httpx.Request("GET", f"{settings.vision_url}/models", headers=headers)
 
     def accept(response: httpx.Response) -> str:
-        data = _json(response).get("data")
+        data = probe_json(response).get("data")
         names = (
             {str(m.get("id")) for m in data if isinstance(m, dict)}
             if isinstance(data, list)
             else set()
         )
         if not model:
-            raise _Failed("COVERCTL_VISION_MODEL is not set (name a model that reads images)")
+            raise ProbeFailed("COVERCTL_VISION_MODEL is not set (name a model that reads images)")
         if names and model not in names:
-            raise _Failed(f"the API offers no model {model!r}; check COVERCTL_VISION_MODEL")
+            raise ProbeFailed(f"the API offers no model {model!r}; check COVERCTL_VISION_MODEL")
         return f"model {model} available"
 
     return HttpProbe(
@@ -569,11 +417,9 @@ def _vision(settings: Settings) -> HttpProbe:
     )
 
 
-HTTP_PROBES: tuple[Callable[[Settings], HttpProbe], ...] = (
-    _tmdb,
-    _tvdb,
-    _hardcover,
-    _replicate,
+# The services beside the cascade's providers, whose probes their specs declare (next to each
+# source: the same auth and the same reading of a refusal).
+SERVICE_PROBES: tuple[Callable[[Settings], HttpProbe], ...] = (
     _supabase,
     _serpapi,
     _luma,
@@ -582,15 +428,23 @@ HTTP_PROBES: tuple[Callable[[Settings], HttpProbe], ...] = (
 )
 
 
-class _Failed(Exception):
-    """The service answered, but not usefully (not a credential problem)."""
+def http_probes(settings: Settings) -> list[HttpProbe]:
+    """Every provider's probe (one per provider, in registry order), then the services'."""
+    from coverctl.sources.registry import specs
+
+    providers: dict[str, HttpProbe] = {}
+    for spec in specs():
+        if spec.probe is not None and spec.provider not in providers:
+            providers[spec.provider] = spec.probe(settings)
+    return [*providers.values(), *(probe(settings) for probe in SERVICE_PROBES)]
 
 
 async def _run_probe(client: httpx.AsyncClient, probe: HttpProbe, timeout: float) -> CheckResult:
+    if probe.misconfigured is not None:
+        detail, fix = probe.misconfigured
+        return CheckResult(probe.component, "failed", detail, fix=fix)
     if probe.request is None:
         return CheckResult(probe.component, "skipped", probe.unset or f"{probe.key_var} is not set")
-    if isinstance(probe.request, CheckResult):
-        return probe.request
     request = probe.request
     where = request.url.host + (f":{request.url.port}" if request.url.port else "")
     started = time.perf_counter()
@@ -634,9 +488,9 @@ async def _run_probe(client: httpx.AsyncClient, probe: HttpProbe, timeout: float
         )
     try:
         detail = probe.accept(response)
-    except _Rejected as exc:
+    except ProbeRejected as exc:
         return failed(f"{probe.label} rejected the key ({_short(str(exc))})", probe.key_fix)
-    except _Failed as exc:
+    except ProbeFailed as exc:
         return failed(
             f"{probe.label}: {_short(str(exc))}",
             f"Check {probe.url_var} ({probe.url}) points at the API.",
@@ -647,13 +501,6 @@ async def _run_probe(client: httpx.AsyncClient, probe: HttpProbe, timeout: float
             f"Check {probe.url_var} ({probe.url}) points at the API.",
         )
     return CheckResult(probe.component, "ok", detail, latency_ms=_ms(started))
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    data = response.json()
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    return data
 
 
 def _error_message(response: httpx.Response) -> str:

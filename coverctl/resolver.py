@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from coverctl.config import Settings
-from coverctl.constants import PICTURE_TRUST, MediaType, PictureChecks, PictureTrust, Source
+from coverctl.constants import PictureChecks, PictureTrust, Source
 from coverctl.curation.rules import (
     CURATOR_REJECTED,
     applicable,
@@ -38,61 +37,34 @@ from coverctl.http import HttpClient, scrub
 from coverctl.identity import answers_ids
 from coverctl.models import Attempt, Candidate, ExternalIds, Match, Query, Resolution
 from coverctl.names import normalize, question_key
-from coverctl.sources.base import ImageSource, SourceAnswer, SourceContext
+from coverctl.sources import registry
+from coverctl.sources.base import ImageSource, SourceAnswer, SourceContext, Switchable
 from coverctl.store import open_cache
 from coverctl.store.cache import CacheBackend, cache_key
 from coverctl.store.db import ImageRecord, ImageStore
 from coverctl.store.decisions import REJECTED, Decision
 from coverctl.validation import validate_query
 
-# Step name -> (module, class). Imported on first use so unused providers cost nothing.
-SOURCE_CLASSES: dict[str, tuple[str, str]] = {
-    "pinned": ("coverctl.sources.pinned", "PinnedSource"),
-    "local": ("coverctl.sources.local", "LocalOverrideSource"),
-    "stored_ai": ("coverctl.sources.ai_cache", "StoredAiImageSource"),
-    "tmdb_movie": ("coverctl.sources.tmdb", "TmdbMovieSource"),
-    "tmdb_tv": ("coverctl.sources.tmdb", "TmdbTvSource"),
-    "tvdb": ("coverctl.sources.tvdb", "TvdbSource"),
-    "hardcover": ("coverctl.sources.hardcover", "HardcoverSource"),
-    "web_search": ("coverctl.sources.websearch", "WebSearchSource"),
-    "generate": ("coverctl.sources.generate", "GenerateSource"),
-}
 PINNED_STEP = "pinned"  # asked before the live steps; a miss is not an attempt worth listing
 LIVE_STEPS = ("local", "stored_ai")
-# The source label (constants.Source) each remote step's answers carry: PICTURE_TRUST says from
-# it whether the answer's picture is checked.
-STEP_SOURCE: dict[str, str] = {
-    "tmdb_movie": Source.TMDB,
-    "tmdb_tv": Source.TMDB,
-    "tvdb": Source.TVDB,
-    "hardcover": Source.HARDCOVER,
-    "web_search": Source.WEB_SEARCH,
-    "generate": Source.AI_GENERATED,
-}
-PROVIDER_STEPS: dict[str | None, tuple[str, ...]] = {
-    MediaType.MOVIE: ("tmdb_movie",),
-    MediaType.TV: ("tvdb", "tmdb_tv"),
-    MediaType.BOOK: ("hardcover",),
-    None: ("tmdb_movie", "tvdb", "tmdb_tv", "hardcover"),
-}
 
 
 def provider_steps(
     media_type: str | None, *, generate: bool, ids: ExternalIds | None = None
 ) -> list[str]:
-    """The remote steps a query consults, in order (cli-contract.md). A query with ids consults
-    only the providers it has ids for (identity.py), then generation when asked."""
-    steps = [*PROVIDER_STEPS[media_type], "web_search"]
-    if ids:
-        steps = [step for step in steps if answers_ids(step, ids)]
-    if generate:
-        steps.append("generate")
-    return steps
+    """The remote steps a query consults, in order (cli-contract.md; each step's spec says which
+    media types it serves and where it stands). A query with ids consults only the providers it
+    has ids for (identity.py), then generation when asked."""
+    return [
+        spec.step
+        for spec in registry.specs_for_media(media_type)
+        if (generate if spec.opt_in else not ids or answers_ids(spec.step, ids))
+    ]
 
 
 def checks_picture(source: str, checks: PictureChecks) -> bool:
     """Whether an answer from `source` (a source label) has its picture checked under `checks`."""
-    trust = PICTURE_TRUST.get(source, PictureTrust.TRUSTED)
+    trust = registry.picture_trust(source)
     if checks is PictureChecks.ALL or trust is PictureTrust.ALWAYS_CHECKED:
         return True
     return checks is PictureChecks.DEFAULT and trust is PictureTrust.UNRELIABLE
@@ -100,8 +72,8 @@ def checks_picture(source: str, checks: PictureChecks) -> bool:
 
 def step_checks_pictures(step: str, checks: PictureChecks) -> bool:
     """Whether `step`'s answer costs a picture download under `checks` (see `checks_picture`)."""
-    source = STEP_SOURCE.get(step)
-    return source is not None and checks_picture(source, checks)
+    spec = registry.spec_for(step)
+    return spec is not None and checks_picture(spec.source, checks)
 
 
 def picture_checks(value: PictureChecks | str | bool) -> PictureChecks:
@@ -204,7 +176,6 @@ class Resolver:
     store: ImageStore
     notices: list[str] = field(default_factory=list)
     _sources: dict[str, ImageSource] = field(default_factory=dict)
-    _missing: set[str] = field(default_factory=set)  # steps whose module this build lacks
     _noticed: set[str] = field(default_factory=set)
 
     @property
@@ -212,19 +183,21 @@ class Resolver:
         return SourceContext(self.settings, self.http, self.cache, self.store)
 
     def source(self, step: str) -> ImageSource | None:
-        if step in self._missing:
-            return None
-        if step not in self._sources:
-            module_name, class_name = SOURCE_CLASSES[step]
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                self._missing.add(step)  # asked once: a batch would ask on every row
-                return None  # a source this build does not include
-            self._sources[step] = getattr(module, class_name)()
-        return self._sources[step]
+        """The step's source (made on first use); None when this build lacks the step."""
+        found = self._sources.get(step)
+        if found is None:
+            source_class = registry.source_class(step)
+            if source_class is None:
+                return None
+            found = self._sources[step] = source_class()
+        return found
+
+    def unavailable_reason(self, step: str, source: ImageSource) -> str | None:
+        """Why `step` cannot run with these settings (its spec's key variable is unset, or its
+        source says why), or None."""
+        spec = registry.spec_for(step)
+        missing = spec.missing_key(self.settings) if spec is not None else None
+        return missing or source.unavailable_reason(self.settings)
 
     def loaded_source(self, step: str) -> ImageSource | None:
         """The source instance for `step` if this resolver has used it (no import otherwise)."""
@@ -416,10 +389,10 @@ class Resolver:
             if not options.network:
                 plan.append((step, Attempt(step, "skipped", "network disabled (--no-network)")))
                 continue
-            reason = source.unavailable_reason(self.settings)
+            reason = self.unavailable_reason(step, source)
             if reason:
                 plan.append((step, Attempt(step, "skipped", reason)))
-                if not _turned_off(source, self.settings):
+                if not (isinstance(source, Switchable) and source.turned_off(self.settings)):
                     self._notice(f"{reason}: {source.provider or step} is skipped.")
                 continue
             plan.append((step, None))
@@ -441,7 +414,7 @@ class Resolver:
         source = self.source(step)
         if source is None:
             return None
-        reason = source.unavailable_reason(self.settings)
+        reason = self.unavailable_reason(step, source)
         if reason:
             attempts.append(Attempt(step, "skipped", reason))
             return None
@@ -646,13 +619,6 @@ def image_record(query: Query, candidate: Candidate) -> ImageRecord:
         image_width=candidate.image_width,
         image_height=candidate.image_height,
     )
-
-
-def _turned_off(source: ImageSource, settings: Settings) -> bool:
-    """Whether the user turned the source off on purpose (then it is skipped without a notice).
-    Sources may define `turned_off(settings) -> bool`; see WebSearchSource."""
-    check = getattr(source, "turned_off", None)
-    return bool(check(settings)) if callable(check) else False
 
 
 def _describe(candidate: Candidate) -> str:

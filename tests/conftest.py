@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from coverctl.config import KNOWN_VARIABLES, Settings
+from coverctl.config import Settings, known_variables
 from coverctl.http import RetryPolicy
 from coverctl.models import Query, Resolution
 from coverctl.resolver import ResolveOptions, Resolver, close_resolver, open_resolver
@@ -27,8 +27,9 @@ FAST_RETRIES = RetryPolicy(
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own COVERCTL_HOME and no credential from the developer's shell."""
+    known = known_variables()
     for name in list(os.environ):
-        if name in KNOWN_VARIABLES or name.startswith("COVERCTL_"):
+        if name in known or name.startswith("COVERCTL_"):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     monkeypatch.setenv("COVERCTL_HOME", str(home))

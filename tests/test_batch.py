@@ -4,6 +4,7 @@ fakes with the real reply shapes."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import random
 from collections.abc import Iterator
@@ -284,14 +285,16 @@ class FakeGenerateSource:
 
 
 @pytest.fixture
-def generate_source(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeGenerateSource]]:
-    from coverctl import resolver
+def generate_source() -> Iterator[type[FakeGenerateSource]]:
+    from coverctl.sources import registry
 
     FakeGenerateSource.calls = []
-    monkeypatch.setitem(
-        resolver.SOURCE_CLASSES, "generate", ("tests.test_batch", "FakeGenerateSource")
-    )
-    yield FakeGenerateSource
+    spec = registry.spec_for("generate")
+    assert spec is not None
+    # The fake needs no Replicate token.
+    fake = dataclasses.replace(spec, source_class=FakeGenerateSource, key_variable=None)
+    with registry.registered(fake):
+        yield FakeGenerateSource
 
 
 def test_max_generations_caps_ai_generations_across_concurrent_rows(

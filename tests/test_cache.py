@@ -78,7 +78,7 @@ def test_new_cache_directory_is_private(tmp_path: Path) -> None:
 
 
 def test_source_and_provider_names_clear_each_others_entries(tmp_path: Path) -> None:
-    from coverctl.store.cache import tags_for
+    from coverctl.sources.registry import cache_tags_for as tags_for
 
     cache = Cache(tmp_path)
     cache.set("resolution", "r", {"source": "web_search"}, tag="web_search")
@@ -88,3 +88,4 @@ def test_source_and_provider_names_clear_each_others_entries(tmp_path: Path) -> 
     assert removed == 2
     assert cache.get("search", "s") is None and cache.get("resolution", "t") is not None
     assert tags_for("TMDB") == ["tmdb"]
+    assert tags_for("replicate") == ["ai_generated", "generate", "replicate"]

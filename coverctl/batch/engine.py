@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol, cast
+from typing import Any
 
 from coverctl.constants import MediaType
 from coverctl.errors import ConfigError, CoverctlError, ProviderError, StoreError
@@ -32,7 +32,7 @@ from coverctl.models import Query, Resolution
 from coverctl.names import question_key
 from coverctl.redact import scrub
 from coverctl.resolver import ResolveOptions, Resolver
-from coverctl.sources.base import SourceContext
+from coverctl.sources.base import CastLister
 from coverctl.sources.tmdb import CastListing
 from coverctl.validation import validate_query
 
@@ -107,10 +107,6 @@ def error_result(row: InputRow) -> dict[str, Any]:
     return failure_result(row, "error", row.error or f"Row {row.row} is not valid.")
 
 
-class CastLister(Protocol):
-    async def top_cast(self, query: Query, ctx: SourceContext, n: int) -> CastListing: ...
-
-
 @dataclass
 class CastFailure:
     status: str
@@ -131,13 +127,13 @@ async def list_cast(
     unavailable: list[str] = []
     for step in CAST_STEPS[query.media_type]:
         source = resolver.source(step)
-        if source is None or not hasattr(source, "top_cast"):
+        if not isinstance(source, CastLister):
             continue
-        reason = source.unavailable_reason(resolver.settings)
+        reason = resolver.unavailable_reason(step, source)
         if reason:
             return CastFailure("error", f"--cast needs TMDB to list the cast: {reason}.")
         try:
-            listing = await cast(CastLister, source).top_cast(query, resolver.context, n)
+            listing = await source.top_cast(query, resolver.context, n)
         except ProviderError as exc:
             unavailable.append(step)
             reasons.append(scrub(exc.message, resolver.settings.secrets()))

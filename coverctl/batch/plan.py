@@ -33,7 +33,6 @@ from coverctl.inputs import RowStream
 from coverctl.models import Query
 from coverctl.names import normalize
 from coverctl.resolver import (
-    STEP_SOURCE,
     ResolveOptions,
     Resolver,
     close_resolver,
@@ -42,27 +41,9 @@ from coverctl.resolver import (
     provider_steps,
     step_checks_pictures,
 )
+from coverctl.sources import registry
 from coverctl.sources.imagecheck import IMAGE_FETCH_PROVIDER
 
-# step -> (provider, what the calls are shared by, calls expected, calls at most)
-STEP_CALLS: dict[str, tuple[str, str, int, int]] = {
-    "tmdb_movie": ("tmdb", "title", 2, 3),  # + a search without the year when none matched
-    "tmdb_tv": ("tmdb", "title", 2, 3),
-    "tvdb": ("tvdb", "title", 2, 2),
-    "hardcover": ("hardcover", "title", 1, 2),
-    "web_search": ("duckduckgo", "query", 2, 2),
-    "generate": ("replicate", "query", 1, 1),
-}
-# step -> (picture downloads for a question it answers, at most) when its pictures are checked;
-# None: the web search's own limit (websearch.MAX_CHECKED, read when the step is planned).
-PICTURE_DOWNLOADS: dict[str, tuple[int, int | None]] = {
-    "tmdb_movie": (1, 1),
-    "tmdb_tv": (1, 1),
-    "tvdb": (1, 2),  # the character artwork, then the actor's photo when the artwork is broken
-    "hardcover": (1, 1),
-    "web_search": (1, None),
-    "generate": (1, 1),  # the generated picture is always checked before it is stored
-}
 MAX_ERRORS_SHOWN = 10
 
 
@@ -230,7 +211,16 @@ async def _plan(
 
 def _runnable(resolver: Resolver, step: str) -> bool:
     source = resolver.source(step)
-    return source is not None and not source.unavailable_reason(resolver.settings)
+    return source is not None and not resolver.unavailable_reason(step, source)
+
+
+def _calls(step: str) -> tuple[str, str, int, int]:
+    """(provider, what the calls are shared by, calls expected, calls at most) for `step`, as
+    its spec estimates them (sources/spec.CallEstimate)."""
+    spec = registry.spec_for(step)
+    if spec is None:
+        return step, "query", 1, 1
+    return spec.provider, spec.calls.per, spec.calls.expected, spec.calls.at_most
 
 
 def _error(plan: BatchPlan, message: str) -> None:
@@ -253,7 +243,7 @@ def _price(
         seen_titles.add(title_key)
         plan.unique_titles += 1
     for index, step in enumerate(steps):
-        provider, per, expected, at_most = STEP_CALLS.get(step, (step, "query", 1, 1))
+        provider, per, expected, at_most = _calls(step)
         unit = hash((step, title_key)) if per == "title" else hash((step, query))
         if unit in priced:
             continue
@@ -265,20 +255,15 @@ def _price(
 
 def _price_downloads(plan: BatchPlan, steps: list[str], checks: PictureChecks) -> None:
     """The picture downloads one question costs: its first step's when that step's pictures are
-    checked (expected), every checked step's at most. Verdicts are cached by URL, so a question
-    asked again costs none; generation always checks its picture."""
+    checked (expected), every checked step's at most (its spec's `downloads`). Verdicts are
+    cached by URL, so a question asked again costs none; generation always checks its picture."""
     for index, step in enumerate(steps):
-        if step != "generate" and not step_checks_pictures(step, checks):
+        spec = registry.spec_for(step)
+        if spec is None or not (spec.downloads.always or step_checks_pictures(step, checks)):
             continue
-        expected, at_most = PICTURE_DOWNLOADS.get(step, (1, 1))
-        if at_most is None:
-            from coverctl.sources.websearch import MAX_CHECKED  # planned: the module is there
-
-            at_most = MAX_CHECKED
-        source = STEP_SOURCE.get(step, step)
-        plan.max_downloads[source] += at_most
+        plan.max_downloads[spec.source] += spec.downloads.at_most
         if index == 0:
-            plan.expected_downloads[source] += expected
+            plan.expected_downloads[spec.source] += spec.downloads.expected
 
 
 def id_lookup(step: str, query: Query) -> tuple[tuple[str, ...], int, int] | None:
@@ -318,7 +303,7 @@ def _price_ids(
     for index, step in enumerate(steps):
         lookup = id_lookup(step, query)
         if lookup is None:
-            provider, _, expected, at_most = STEP_CALLS.get(step, (step, "query", 1, 1))
+            provider, _, expected, at_most = _calls(step)
             unit = hash((step, key))
         else:
             unit_key, expected, at_most = lookup

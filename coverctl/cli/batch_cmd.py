@@ -117,17 +117,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _rates(spec: str | None) -> dict[str, float]:
-    from coverctl.config import parse_rates
-    from coverctl.constants import DEFAULT_RATES
+    from coverctl.config import default_rates, parse_rates
 
     if not spec:
         return {}
     rates = parse_rates(spec)
-    unknown = sorted(set(rates) - set(DEFAULT_RATES))
+    known = default_rates()
+    unknown = sorted(set(rates) - set(known))
     if unknown:
         raise UsageError(
             f"--rate names unknown provider {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(DEFAULT_RATES))}."
+            f"known: {', '.join(sorted(known))}."
         )
     return rates
 

@@ -44,9 +44,9 @@ def clear(
             list(TIERS) if (all_tiers or expired or source) else [t for t in TIERS if t != "search"]
         )
         if source:
-            from coverctl.store.cache import tags_for
+            from coverctl.sources.registry import cache_tags_for
 
-            removed = sum(cache.clear(tiers=tiers, tag=tag) for tag in tags_for(source))
+            removed = sum(cache.clear(tiers=tiers, tag=tag) for tag in cache_tags_for(source))
         else:
             removed = cache.clear(tiers=tiers, expired_only=expired)
     finally:

@@ -27,14 +27,14 @@ def set_value(
 ) -> None:
     """Store a setting (file readable by you only). Environment variables still win."""
     from coverctl.config import (
-        SECRET_VARIABLES,
         config_file_path,
+        secret_variables,
         validate_value,
         write_config_value,
     )
 
     if value is None:
-        value = typer.prompt(name, hide_input=name.upper() in SECRET_VARIABLES)
+        value = typer.prompt(name, hide_input=name.upper() in secret_variables())
     validate_value(name, value)  # a bad value is refused here, not found by every later command
     path = config_file_path()
     write_config_value(path, name, value)
@@ -57,20 +57,21 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
     import os
 
     from coverctl.cli.common import load_settings, print_json
-    from coverctl.config import KNOWN_VARIABLES, SECRET_VARIABLES, read_config_file
+    from coverctl.config import known_variables, read_config_file, secret_variables
     from coverctl.redact import redact_url
 
     settings = load_settings()
     from_file = read_config_file(settings.config_file)
     rows = []
-    for name, description in KNOWN_VARIABLES.items():
+    secrets = secret_variables()
+    for name, description in known_variables().items():
         if os.environ.get(name):
             origin, value = "environment", os.environ[name]
         elif name in from_file:
             origin, value = "config file", from_file[name]
         else:
             origin, value = "default", ""
-        shown = ("set" if value else "not set") if name in SECRET_VARIABLES else redact_url(value)
+        shown = ("set" if value else "not set") if name in secrets else redact_url(value)
         rows.append({"name": name, "value": shown, "origin": origin, "description": description})
     info = {
         "home": str(settings.home),

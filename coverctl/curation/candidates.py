@@ -18,7 +18,7 @@ from coverctl.constants import Source
 from coverctl.errors import ConfigError, ProviderError, UsageError
 from coverctl.models import Candidate, Query, Resolution
 from coverctl.names import normalize
-from coverctl.sources.base import CandidateLister, ImageSource, SourceAnswer
+from coverctl.sources.base import CandidateLister, SourceAnswer
 from coverctl.store.decisions import PINNED, REJECTED, Decision
 
 if TYPE_CHECKING:
@@ -26,30 +26,6 @@ if TYPE_CHECKING:
     from coverctl.resolver import Resolver
 
 LOCAL_STEPS = ("local", "stored_ai")
-
-
-def listers() -> dict[str, type[CandidateLister]]:
-    """The steps whose source lists candidates beyond its best answer, by class (explicit: a
-    source is a lister because it is named here, and mypy checks each class fits the protocol).
-    Imported on use, like the resolver's sources."""
-    from coverctl.sources.hardcover import HardcoverSource
-    from coverctl.sources.tmdb import TmdbMovieSource, TmdbTvSource
-    from coverctl.sources.tvdb import TvdbSource
-    from coverctl.sources.websearch import WebSearchSource
-
-    return {
-        "tmdb_movie": TmdbMovieSource,
-        "tmdb_tv": TmdbTvSource,
-        "tvdb": TvdbSource,
-        "hardcover": HardcoverSource,
-        "web_search": WebSearchSource,
-    }
-
-
-def as_lister(step: str, source: ImageSource) -> CandidateLister | None:
-    """`source` as a CandidateLister when its step is registered in `listers()`."""
-    cls = listers().get(step)
-    return source if cls is not None and isinstance(source, cls) else None
 
 
 @dataclass
@@ -141,13 +117,12 @@ async def _ask(resolver: Resolver, step: str, query: Query) -> SourceAnswer | st
     source = resolver.source(step)
     if source is None:
         return "not included in this build"
-    reason = source.unavailable_reason(resolver.settings)
+    reason = resolver.unavailable_reason(step, source)
     if reason:
         return reason
-    lister = as_lister(step, source)
     try:
-        if lister is not None:
-            return await lister.candidates(query, resolver.context)
+        if isinstance(source, CandidateLister):
+            return await source.candidates(query, resolver.context)
         return await source.find(query, resolver.context)
     except ConfigError:
         raise

@@ -11,10 +11,8 @@ from coverctl.models import Candidate, Match, Query
 from coverctl.names import normalize
 from coverctl.sources.base import SourceAnswer, SourceContext
 from coverctl.sources.local import local_image_url
+from coverctl.sources.registry import remote_labels
 from coverctl.urls import qualify_image_url
-
-# Rows from these sources are provider pictures even if their URL happens to contain "tmp".
-_PROVIDER_SOURCES = frozenset({Source.TMDB, Source.TVDB, Source.HARDCOVER, Source.WEB_SEARCH})
 
 
 def looks_generated(image_url: str) -> bool:
@@ -48,9 +46,11 @@ class StoredAiImageSource:
 
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
         rows = ctx.store.find(normalize(query.character_name), normalize(query.title))
+        # Rows from a provider are its pictures even if their URL happens to contain "tmp".
+        provider_labels = remote_labels()
         for row in rows:
             is_ai = row["source"] == Source.AI_GENERATED or (
-                row["source"] not in _PROVIDER_SOURCES and looks_generated(row["image_url"])
+                row["source"] not in provider_labels and looks_generated(row["image_url"])
             )
             if not is_ai or not _same_work(row, query):
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import httpx
 
@@ -14,6 +14,7 @@ from coverctl.models import Candidate, Query
 if TYPE_CHECKING:
     from coverctl.config import Settings
     from coverctl.http import HttpClient
+    from coverctl.sources.tmdb import CastListing
     from coverctl.store.cache import CacheBackend
     from coverctl.store.db import ImageStore
 
@@ -49,22 +50,41 @@ class ImageSource(Protocol):
     provider: ClassVar[str | None]  # the rate-limited provider it calls, or None for local steps
 
     def unavailable_reason(self, settings: Settings) -> str | None:
-        """None when the source can run; else why not (e.g. which variable is missing)."""
+        """None when the source can run; else why not (e.g. which variable is missing: the
+        resolver checks the spec's key variable first, so a new source need not)."""
         ...
 
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer: ...
 
 
+# Optional abilities: a source has one by defining its method, and callers ask with isinstance.
+
+
+@runtime_checkable
 class CandidateLister(ImageSource, Protocol):
     """A source that can offer every picture it has for a query, not only its best answer
-    (`coverctl candidates`, the review page's alternatives). Optional: the sources that have it
-    are listed in `coverctl.curation.candidates.LISTERS`, by class, and checked there.
+    (`coverctl candidates`, the review page's alternatives).
 
     The candidates pass the same identity guard as `find` (the matched person's other photos,
     never another person's); `find`'s answer comes first. An empty answer carries the reason.
     """
 
     async def candidates(self, query: Query, ctx: SourceContext) -> SourceAnswer: ...
+
+
+@runtime_checkable
+class CastLister(ImageSource, Protocol):
+    """A source that can list a title's billed characters (`batch --cast N`: TMDB)."""
+
+    async def top_cast(self, query: Query, ctx: SourceContext, n: int) -> CastListing: ...
+
+
+@runtime_checkable
+class Switchable(Protocol):
+    """A source a user can turn off on purpose (COVERCTL_WEB_SEARCH=0): the resolver then skips
+    it without the notice a missing key gets."""
+
+    def turned_off(self, settings: Settings) -> bool: ...
 
 
 async def cached_response(

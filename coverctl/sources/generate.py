@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from coverctl.config import Settings
-from coverctl.constants import MediaType, QualityScore, Source
+from coverctl.constants import MediaType, PictureTrust, QualityScore, Source
 from coverctl.errors import (
     ConfigError,
     CredentialRejected,
@@ -59,6 +59,14 @@ from coverctl.redact import scrub
 from coverctl.sources.base import SourceAnswer, SourceContext, as_list, as_str, json_body
 from coverctl.sources.imagecheck import fetch_and_inspect, inspect_bytes, is_remote
 from coverctl.sources.local import local_image_url
+from coverctl.sources.spec import (
+    CallEstimate,
+    HttpProbe,
+    PictureDownloads,
+    ProviderSpec,
+    Variable,
+    probe_json,
+)
 
 PROVIDER: Final = "replicate"
 ENV_KEY: Final = "REPLICATE_API_TOKEN"
@@ -175,6 +183,15 @@ def problem_detail(payload: Any) -> str:
     return as_str(payload.get("detail")) or as_str(payload.get("title"))
 
 
+def auth_headers(settings: Settings) -> dict[str, str]:
+    """The headers every Replicate request carries: the token as Bearer."""
+    assert settings.replicate_api_token is not None
+    return {
+        "Authorization": f"Bearer {settings.replicate_api_token.reveal().strip()}",
+        "Accept": "application/json",
+    }
+
+
 class GenerateSource:
     """Counts what it did for the batch summary and metrics: `predictions` (created, each may be
     billed), `generated` (stored images), `failures`, `capped` (refused by the cap) and
@@ -266,11 +283,7 @@ class GenerateSource:
         return SourceAnswer([candidate])
 
     def _headers(self, settings: Settings) -> dict[str, str]:
-        assert settings.replicate_api_token is not None
-        return {
-            "Authorization": f"Bearer {settings.replicate_api_token.reveal().strip()}",
-            "Accept": "application/json",
-        }
+        return auth_headers(settings)
 
     async def _create(self, ctx: SourceContext, query: Query) -> Prediction:
         settings = ctx.settings
@@ -408,3 +421,67 @@ def _write_new_file(directory: Path, name: str, data: bytes) -> Path:
     partial.write_bytes(data)
     os.replace(partial, path)
     return path
+
+
+# --- what the rest of coverctl knows about generation (sources/spec.py) ------------------------
+
+
+def doctor_probe(settings: Settings) -> HttpProbe:
+    """`GET /account` with the source's own headers: free, and it names the account."""
+    import httpx
+
+    request = None
+    if settings.replicate_api_token:
+        request = httpx.Request(
+            "GET", f"{settings.replicate_base_url}/account", headers=auth_headers(settings)
+        )
+
+    def accept(response: httpx.Response) -> str:
+        username = probe_json(response).get("username")
+        return f"API token accepted (account {username})" if username else "API token accepted"
+
+    return HttpProbe(
+        PROVIDER,
+        "Replicate",
+        ENV_KEY,
+        "REPLICATE_BASE_URL",
+        settings.replicate_base_url,
+        request,
+        accept,
+        "Check REPLICATE_API_TOKEN at https://replicate.com/account/api-tokens.",
+    )
+
+
+SPECS = (
+    ProviderSpec(
+        step="generate",
+        source=Source.AI_GENERATED,
+        source_class=GenerateSource,
+        provider=PROVIDER,
+        rate=10.0,
+        variables=(
+            Variable(
+                ENV_KEY,
+                "Replicate API token (AI generation, costs money)",
+                secret=True,
+                field="replicate_api_token",
+            ),
+            Variable(
+                "REPLICATE_BASE_URL", "Replicate API base URL", url=True, field="replicate_base_url"
+            ),
+            Variable(MODEL_ENV_KEY, "Replicate model used by --generate", field="replicate_model"),
+        ),
+        key_variable=ENV_KEY,
+        priority=100,  # the last resort
+        opt_in=True,  # costs money: only with --generate
+        calls=CallEstimate("query", 1, 1),
+        # The generated picture is always checked before it is stored.
+        downloads=PictureDownloads(1, 1, always=True),
+        scores=(QualityScore.AI_GENERATED,),
+        # The resolver need not check it again (its output was checked before it was stored).
+        picture_trust=PictureTrust.TRUSTED,
+        remote_pictures=False,  # stored in Azure, or as a file under the static directory
+        cache_tags=frozenset({"generate"}),
+        probe=doctor_probe,
+    ),
+)

@@ -37,7 +37,13 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from coverctl.config import Settings
-from coverctl.constants import TITLE_WORKS_COMPARED, MediaType, QualityScore, Source
+from coverctl.constants import (
+    TITLE_WORKS_COMPARED,
+    MediaType,
+    PictureTrust,
+    QualityScore,
+    Source,
+)
 from coverctl.errors import CredentialRejected, IdentityMismatch, ProviderResponseError
 from coverctl.identity import id_label, title_contradiction
 from coverctl.models import Candidate, Match, Query
@@ -69,6 +75,15 @@ from coverctl.sources.base import (
     json_body,
     year_of,
 )
+from coverctl.sources.spec import (
+    CallEstimate,
+    HttpProbe,
+    ProbeFailed,
+    ProbeRejected,
+    ProviderSpec,
+    Variable,
+    probe_json,
+)
 
 PROVIDER: Final = "hardcover"
 ENV_KEY: Final = "HARDCOVER_API_KEY"
@@ -97,10 +112,19 @@ query CoverctlBook($id: Int!) {
     book_series { series { name } }
   }
 }"""
+# doctor's test query (`doctor_probe`): the cheapest one that needs a valid token.
+DOCTOR_QUERY: Final = "query CoverctlDoctor { me { id } }"
 
 # GraphQL error codes and message fragments that mean "your token was not accepted".
 _AUTH_CODES: Final = frozenset(
-    {"invalid-jwt", "invalid-headers", "access-denied", "unauthorized", "forbidden"}
+    {
+        "invalid-jwt",
+        "invalid-headers",
+        "access-denied",
+        "unauthorized",
+        "unauthenticated",
+        "forbidden",
+    }
 )
 # Matched as phrases: a parse error such as "Unexpected token" must not pass for an auth failure.
 _AUTH_MESSAGE: Final = re.compile(
@@ -458,3 +482,75 @@ def _maybe_json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+# --- what the rest of coverctl knows about Hardcover (sources/spec.py) -------------------------
+
+
+def doctor_probe(settings: Settings) -> HttpProbe:
+    """A one-field GraphQL query (`me`), sent and read as the source does: the same bearer
+    header, and a refused token known by the same codes and phrases (`is_auth_error`), since
+    Hasura answers one with HTTP 200 and `errors[]`."""
+    request = None
+    if settings.hardcover_api_key:
+        request = httpx.Request(
+            "POST",
+            settings.hardcover_graphql_url,
+            json={"query": DOCTOR_QUERY},
+            headers={"Authorization": bearer_header(settings), "Accept": "application/json"},
+        )
+
+    def accept(response: httpx.Response) -> str:
+        payload = probe_json(response)
+        errors = graphql_errors(payload)
+        if errors:
+            message = as_str(errors[0].get("message")) or "GraphQL error"
+            if any(is_auth_error(error) for error in errors):
+                raise ProbeRejected(message)
+            raise ProbeFailed(f"the test query failed: {message}")
+        data = payload.get("data")
+        if not (data.get("me") if isinstance(data, dict) else None):
+            raise ProbeRejected("the token belongs to no user")
+        return "API token accepted"
+
+    return HttpProbe(
+        PROVIDER,
+        "Hardcover",
+        ENV_KEY,
+        "HARDCOVER_GRAPHQL_URL",
+        settings.hardcover_graphql_url,
+        request,
+        accept,
+        "Check HARDCOVER_API_KEY: copy the token from https://hardcover.app/account/api "
+        "(tokens expire after a year).",
+    )
+
+
+SPECS = (
+    ProviderSpec(
+        step="hardcover",
+        source=Source.HARDCOVER,
+        source_class=HardcoverSource,
+        provider=PROVIDER,
+        rate=1.0,  # Hardcover allows 60 requests a minute
+        burst=10,
+        variables=(
+            Variable(ENV_KEY, "Hardcover API token", secret=True, field="hardcover_api_key"),
+            Variable(
+                "HARDCOVER_GRAPHQL_URL",
+                "Hardcover GraphQL endpoint",
+                url=True,
+                field="hardcover_graphql_url",
+            ),
+        ),
+        key_variable=ENV_KEY,
+        media_types=frozenset({MediaType.BOOK, None}),
+        priority=40,  # for a title of unknown type, after the film and TV sources
+        # The book search; the character search when the media type is not `book`.
+        calls=CallEstimate("title", 1, 2),
+        scores=(QualityScore.HARDCOVER,),
+        # Covers are user-uploaded and sometimes gone.
+        picture_trust=PictureTrust.UNRELIABLE,
+        probe=doctor_probe,
+    ),
+)

@@ -28,6 +28,7 @@ from coverctl.constants import (
     TITLE_WORKS_COMPARED,
     TMDB_PROFILE_SIZE,
     MediaType,
+    PictureTrust,
     QualityScore,
     Source,
 )
@@ -63,6 +64,14 @@ from coverctl.sources.base import (
     year_of,
 )
 from coverctl.sources.local import find_actor_file, local_candidate
+from coverctl.sources.spec import (
+    CallEstimate,
+    HostRule,
+    HttpProbe,
+    PictureHosts,
+    ProviderSpec,
+    Variable,
+)
 
 PROVIDER = "tmdb"
 ENV_KEY = "TMDB_API_KEY"
@@ -742,3 +751,71 @@ class TmdbTvSource(_TmdbSource):
     name = "tmdb_tv"
     media = MediaType.TV
     quality = QualityScore.TMDB_TV
+
+
+# --- what the rest of coverctl knows about TMDB (sources/spec.py) ------------------------------
+
+
+def doctor_probe(settings: Settings) -> HttpProbe:
+    """`GET /configuration`, the cheapest request that needs a valid key, sent the way the
+    source sends its own (`auth`: a v4 token as Bearer, a v3 key as `api_key`)."""
+    import httpx
+
+    request = None
+    if settings.tmdb_api_key:
+        params, headers = auth(settings)
+        request = httpx.Request(
+            "GET", f"{settings.tmdb_api_url}/configuration", params=params, headers=headers
+        )
+    return HttpProbe(
+        PROVIDER,
+        "TMDB",
+        ENV_KEY,
+        "TMDB_API_URL",
+        settings.tmdb_api_url,
+        request,
+        lambda response: "API key accepted",
+        "Check TMDB_API_KEY: a v3 API key or a v4 read access token from "
+        "https://www.themoviedb.org/settings/api.",
+    )
+
+
+TMDB_MOVIE_SPEC = ProviderSpec(
+    step="tmdb_movie",
+    source=Source.TMDB,
+    source_class=TmdbMovieSource,
+    provider=PROVIDER,
+    rate=40.0,  # default rates: cli-contract.md "Rate limits"
+    variables=(
+        Variable(
+            ENV_KEY,
+            "TMDB v3 API key or v4 read access token",
+            secret=True,
+            field="tmdb_api_key",
+        ),
+        Variable("TMDB_API_URL", "TMDB API base URL", url=True, field="tmdb_api_url"),
+        Variable(
+            "TMDB_IMAGE_BASE_URL", "TMDB image base URL", url=True, field="tmdb_image_base_url"
+        ),
+    ),
+    key_variable=ENV_KEY,
+    media_types=frozenset({MediaType.MOVIE, None}),
+    priority=10,  # first for films and for titles of unknown type
+    # A search and the details with credits per title; a search without the year when the first
+    # found nothing.
+    calls=CallEstimate("title", 2, 3),
+    scores=(QualityScore.TMDB_MOVIE,),
+    # TMDB's image CDN serves the profile it lists: checking it would cost a download per row.
+    picture_trust=PictureTrust.TRUSTED,
+    hosts=PictureHosts(("image.tmdb.org",), ("TMDB_IMAGE_BASE_URL",), HostRule.OWN),
+    probe=doctor_probe,
+)
+TMDB_TV_SPEC = replace(
+    TMDB_MOVIE_SPEC,
+    step="tmdb_tv",
+    source_class=TmdbTvSource,
+    media_types=frozenset({MediaType.TV, None}),
+    priority=30,  # after TVDB, whose character artwork scores higher
+    scores=(QualityScore.TMDB_TV,),
+)
+SPECS = (TMDB_MOVIE_SPEC, TMDB_TV_SPEC)

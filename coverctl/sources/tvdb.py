@@ -22,7 +22,13 @@ import time
 from typing import Any, ClassVar
 
 from coverctl.config import Settings
-from coverctl.constants import TITLE_WORKS_COMPARED, MediaType, QualityScore, Source
+from coverctl.constants import (
+    TITLE_WORKS_COMPARED,
+    MediaType,
+    PictureTrust,
+    QualityScore,
+    Source,
+)
 from coverctl.errors import CredentialRejected, IdentityMismatch, ProviderResponseError
 from coverctl.identity import character_contradiction, id_label, title_contradiction
 from coverctl.models import Candidate, Match, Query
@@ -50,6 +56,16 @@ from coverctl.sources.base import (
     json_body,
     year_of,
 )
+from coverctl.sources.spec import (
+    CallEstimate,
+    HttpProbe,
+    PictureDownloads,
+    PictureHosts,
+    ProbeRejected,
+    ProviderSpec,
+    Variable,
+    probe_json,
+)
 from coverctl.store.cache import cache_key
 from coverctl.urls import normalize_tvdb_image
 
@@ -57,6 +73,17 @@ PROVIDER = "tvdb"
 ENV_KEY = "TVDB_API_KEY"
 ACTOR_TYPES = frozenset({3, 4})  # 3 = actor, 4 = guest star
 TOKEN_LIFETIME = 28 * 24 * 3600  # documented as one month; stay under it
+# The statuses of a /login refusing the key or PIN: the source and doctor read them alike.
+LOGIN_REJECTED = frozenset({400, 401, 403})
+
+
+def login_body(settings: Settings) -> dict[str, str]:
+    """The /login request's body: the API key, and the subscriber PIN when there is one."""
+    assert settings.tvdb_api_key is not None
+    body = {"apikey": settings.tvdb_api_key.reveal()}
+    if settings.tvdb_pin:
+        body["pin"] = settings.tvdb_pin.reveal()
+    return body
 
 
 def token_expiry(token: str, now: float) -> float:
@@ -231,15 +258,11 @@ class TvdbSource:
                     self._token = cached
                     return cached
             settings = ctx.settings
-            assert settings.tvdb_api_key is not None
-            body = {"apikey": settings.tvdb_api_key.reveal()}
-            if settings.tvdb_pin:
-                body["pin"] = settings.tvdb_pin.reveal()
             response = await ctx.http.request(
-                PROVIDER, "POST", f"{settings.tvdb_api_url}/login", json=body
+                PROVIDER, "POST", f"{settings.tvdb_api_url}/login", json=login_body(settings)
             )
             payload = json_body(response, PROVIDER)
-            if response.status_code in (400, 401, 403):
+            if response.status_code in LOGIN_REJECTED:
                 message = as_str(payload.get("message")) if isinstance(payload, dict) else ""
                 raise CredentialRejected("TVDB", ENV_KEY, message)
             data = payload.get("data") if isinstance(payload, dict) else None
@@ -502,3 +525,75 @@ class TvdbSource:
         """Both pictures TVDB has of the matched role, as `find` offers them: the character's
         artwork, then the actor's photo."""
         return await self.find(query, ctx)
+
+
+# --- what the rest of coverctl knows about TVDB (sources/spec.py) ------------------------------
+
+
+def doctor_probe(settings: Settings) -> HttpProbe:
+    """`POST /login`, as the source logs in: accepted when the answer carries a token."""
+    import httpx
+
+    request = None
+    if settings.tvdb_api_key:
+        request = httpx.Request(
+            "POST",
+            f"{settings.tvdb_api_url}/login",
+            json=login_body(settings),
+            headers={"Accept": "application/json"},
+        )
+
+    def accept(response: httpx.Response) -> str:
+        data = probe_json(response).get("data")
+        if not isinstance(data, dict) or not data.get("token"):
+            raise ProbeRejected("the login answer carries no token")
+        return "API key accepted (logged in)"
+
+    return HttpProbe(
+        PROVIDER,
+        "TVDB",
+        ENV_KEY,
+        "TVDB_API_URL",
+        settings.tvdb_api_url,
+        request,
+        accept,
+        "Check TVDB_API_KEY (and TVDB_PIN for a user-subscription key) at "
+        "https://thetvdb.com/dashboard/account/apikey.",
+        rejects=lambda response: response.status_code in LOGIN_REJECTED,
+    )
+
+
+SPECS = (
+    ProviderSpec(
+        step="tvdb",
+        source=Source.TVDB,
+        source_class=TvdbSource,
+        provider=PROVIDER,
+        rate=20.0,
+        variables=(
+            Variable(ENV_KEY, "TheTVDB v4 API key", secret=True, field="tvdb_api_key"),
+            Variable(
+                "TVDB_PIN", "TheTVDB subscriber PIN (optional)", secret=True, field="tvdb_pin"
+            ),
+            Variable("TVDB_API_URL", "TheTVDB API base URL", url=True, field="tvdb_api_url"),
+            Variable(
+                "TVDB_ARTWORK_URL",
+                "prefix for relative TheTVDB artwork paths",
+                url=True,
+                field="tvdb_artwork_url",
+            ),
+        ),
+        key_variable=ENV_KEY,
+        media_types=frozenset({MediaType.TV, None}),
+        priority=20,  # before TMDB's TV credits: character artwork scores higher
+        calls=CallEstimate("title", 2, 2),  # the search and the series' extended record
+        # The character artwork, then the actor's photo when the artwork is broken.
+        downloads=PictureDownloads(1, 2),
+        scores=(QualityScore.TVDB_CHARACTER, QualityScore.TVDB_ACTOR_PHOTO),
+        # Character artwork is often dead (404) or a truncated JPEG; person photos less so but
+        # come from the same host.
+        picture_trust=PictureTrust.UNRELIABLE,
+        hosts=PictureHosts(("thetvdb.com", ".thetvdb.com"), ("TVDB_ARTWORK_URL",)),
+        probe=doctor_probe,
+    ),
+)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from coverctl.config import Settings
-from coverctl.constants import QualityScore, Source
+from coverctl.constants import PictureTrust, QualityScore, Source
 from coverctl.errors import ImageRejected, ProviderError, ProviderResponseError, ProviderUnavailable
 from coverctl.models import Candidate, Match, Query
 from coverctl.names import normalize
@@ -54,6 +54,14 @@ from coverctl.sources.base import (
     json_body,
 )
 from coverctl.sources.imagecheck import check_image, is_remote
+from coverctl.sources.spec import (
+    CallEstimate,
+    HostRule,
+    PictureDownloads,
+    PictureHosts,
+    ProviderSpec,
+    Variable,
+)
 
 if TYPE_CHECKING:
     from coverctl.http import ProviderGate
@@ -370,3 +378,33 @@ def _back_off_if_limited(gate: ProviderGate, status: int) -> None:
             PROVIDER,
             f"rate limited (HTTP {status}); web search is paused for {RATE_LIMIT_PAUSE:.0f} s",
         )
+
+
+# --- what the rest of coverctl knows about web search (sources/spec.py) ------------------------
+
+SPECS = (
+    ProviderSpec(
+        step="web_search",
+        source=Source.WEB_SEARCH,
+        source_class=WebSearchSource,
+        provider=PROVIDER,
+        rate=0.5,  # DuckDuckGo blocks clients that ask more often
+        variables=(
+            Variable(
+                "DUCKDUCKGO_URL",
+                "DuckDuckGo base URL for web image search",
+                url=True,
+                field="duckduckgo_url",
+            ),
+            # Read by Settings.from_env into `web_search_enabled`; see turned_off().
+            Variable("COVERCTL_WEB_SEARCH", "set to 0 to never use web image search", default="1"),
+        ),
+        priority=90,  # after every provider that knows the work
+        calls=CallEstimate("query", 2, 2),  # the page carrying the vqd token, then the results
+        downloads=PictureDownloads(1, MAX_CHECKED),  # each result passing the guard, at most
+        scores=(QualityScore.WEB_SEARCH,),
+        # Strangers' pictures: the step checks each one it offers, whatever the policy.
+        picture_trust=PictureTrust.ALWAYS_CHECKED,
+        hosts=PictureHosts(rule=HostRule.ANY),
+    ),
+)

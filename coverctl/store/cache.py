@@ -8,7 +8,8 @@ Tiers:
 - ``thumbnail``: small previews of pictures by URL (audit --html, review), 30 days.
 
 Keys are built from normalised parts and hashed, so they never contain a secret or a raw URL.
-Each entry is tagged with its source or provider so `cache clear --source S` can evict it.
+Each entry is tagged with its source or provider so `cache clear --source S` can evict it (the
+tags that go together are the provider specs': sources/registry.cache_tags_for).
 
 `CacheBackend` is what every cache offers; `coverctl.store.open_cache` picks this one, or the
 Redis one (store/redis_cache.py) when `COVERCTL_REDIS_URL` is set.
@@ -42,23 +43,6 @@ class _TierLifetime:
 
 
 TIER_LIFETIME = _TierLifetime()
-
-
-# A source label and the provider it calls tag their entries differently (resolutions by source,
-# provider answers by provider): `cache clear --source` takes either name and clears both.
-_TAG_FAMILIES: tuple[frozenset[str], ...] = (
-    frozenset({"web_search", "duckduckgo"}),
-    frozenset({"ai_generated", "generate", "replicate"}),
-)
-
-
-def tags_for(name: str) -> list[str]:
-    """The cache tags to clear for a source or provider name."""
-    name = name.strip().lower()
-    for family in _TAG_FAMILIES:
-        if name in family:
-            return sorted(family)
-    return [name]
 
 
 def cache_key(namespace: str, *parts: object) -> str:
