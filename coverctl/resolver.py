@@ -122,7 +122,7 @@ class ResolveOptions:
     # answer is better, then writes `image_record(query, candidate)` itself).
     record: bool = True
     # Whose pictures are downloaded and checked (images.inspect_image) before an answer is
-    # accepted: "default" (the sources constants.PICTURE_TRUST does not trust), "all" (--verify;
+    # accepted: "default" (the sources their spec's picture_trust does not trust), "all" (--verify;
     # True is accepted for it) or "none" (--no-verify). Web search and generation always check.
     verify: PictureChecks | str | bool = PictureChecks.DEFAULT
     generation_budget: GenerationBudget | None = None  # None: no limit

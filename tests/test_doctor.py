@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from coverctl.cli.app import run
+from coverctl.config import Settings
 from tests.fakes.base import FakeService, json_response, parse_json_body, serve
 from tests.fakes.supabase import SERVICE_KEY, FakeSupabase
 from tests.fakes.tmdb import VALID_KEY as TMDB_KEY
@@ -330,3 +332,42 @@ def test_a_key_cut_off_by_shortening_is_still_scrubbed() -> None:
     result = CheckResult("tmdb", "failed", "TMDB said: bad key " + secret[:12] + "…", fix=None)
     cleaned = _scrubbed(result, [secret])
     assert secret[:6] not in cleaned.detail and cleaned.detail.endswith("***…")
+
+
+@pytest.mark.parametrize(
+    ("error", "verdict"),
+    [
+        # A parse error mentions a "token" too: that is not a refused key (hardcover.py's rule).
+        ({"message": "Unexpected token '}' in query", "extensions": {"code": "parse-failed"}}, ""),
+        (
+            {
+                "message": "Malformed Authorization header",
+                "extensions": {"code": "invalid-headers"},
+            },
+            "rejected",
+        ),
+    ],
+)
+def test_hardcover_probe_reads_an_answer_as_the_source_does(
+    make_settings: Callable[..., Settings], error: dict[str, Any], verdict: str
+) -> None:
+    from coverctl.doctor import run_doctor
+
+    sent: list[str] = []
+
+    def hardcover(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["authorization"])
+        return json_response(200, {"errors": [error]})
+
+    # Pasted as Hardcover's settings page shows it: with its "Bearer " prefix.
+    settings = make_settings(HARDCOVER_API_KEY=f"Bearer {HARDCOVER_TOKEN}")
+    report = run_doctor(settings, transport=httpx.MockTransport(hardcover))
+    check = {c.component: c for c in report.checks}["hardcover"]
+    assert sent == [f"Bearer {HARDCOVER_TOKEN}"]  # the source's header, one prefix
+    assert check.status == "failed" and error["message"] in check.detail
+    if verdict:
+        assert check.detail.startswith("Hardcover rejected the key")
+        assert check.fix is not None and "HARDCOVER_API_KEY" in check.fix
+    else:
+        assert check.detail.startswith("Hardcover: the test query failed")
+        assert check.fix is not None and "HARDCOVER_GRAPHQL_URL" in check.fix

@@ -31,6 +31,7 @@ from coverctl.resolver import (
     open_resolver,
     picture_checks,
 )
+from coverctl.sources.base import GenerationCounter
 from coverctl.store.progress import FINISHED, INTERRUPTED, RUNNING, ProgressStore, run_lock
 
 # Generations without --max-generations: unlimited, but counted.
@@ -201,9 +202,9 @@ class _BatchRun:
             summary.deduplicated = engine.deduplicated
             summary.generations = self.budget.used if self.budget else 0
             generator = resolver.loaded_source("generate")
-            if generator is not None:
-                summary.generation_failures = int(getattr(generator, "failures", 0))
-                summary.generation_durations = list(getattr(generator, "durations", []))
+            if isinstance(generator, GenerationCounter):
+                summary.generation_failures = generator.failures
+                summary.generation_durations = list(generator.durations)
             summary.notices.extend(resolver.notices)
         if completed:
             progress.finish(run_id, summary.to_json())

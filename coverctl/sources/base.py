@@ -80,6 +80,14 @@ class CastLister(ImageSource, Protocol):
 
 
 @runtime_checkable
+class GenerationCounter(Protocol):
+    """A generation source's counts for the batch summary and metrics."""
+
+    failures: int  # predictions that failed
+    durations: list[float]  # seconds each stored picture took
+
+
+@runtime_checkable
 class Switchable(Protocol):
     """A source a user can turn off on purpose (COVERCTL_WEB_SEARCH=0): the resolver then skips
     it without the notice a missing key gets."""

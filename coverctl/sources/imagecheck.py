@@ -1,7 +1,7 @@
 """Downloading a candidate picture and checking it before it is accepted.
 
 Used by the resolver's picture checks (by default the pictures of sources whose URLs are often
-dead, constants.PICTURE_TRUST; every picture with `--verify`), by web image search (always: every
+dead, ProviderSpec.picture_trust; every picture with `--verify`), by web image search (always: every
 result is a stranger's picture) and by AI generation (the output is checked before it is stored).
 
 - Downloads go through the shared client under a gate of their own per image host,
