@@ -12,6 +12,12 @@ from urllib.parse import urlsplit
 
 from coverctl.constants import IMAGE_NO_AUTH_PATH
 
+
+def is_remote(url: str) -> bool:
+    """An http(s) URL (a picture to download), not a file path or a data: URI."""
+    return url.startswith(("http://", "https://"))
+
+
 _LOCALHOST_RE = re.compile(r"^https?://(localhost|127\.0\.0\.1|0\.0\.0\.0)(:\d+)?", re.I)
 _TVDB_HOST_RE = re.compile(r"(^|\.)thetvdb\.com$", re.I)
 

@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-import httpx
-
 from coverctl.errors import ProviderResponseError
 from coverctl.models import Candidate, Query
 
 if TYPE_CHECKING:
+    import httpx
+
     from coverctl.config import Settings
     from coverctl.http import HttpClient
     from coverctl.sources.tmdb import CastListing

@@ -57,7 +57,6 @@ from coverctl.errors import (
 from coverctl.models import Candidate, Match, Query
 from coverctl.redact import scrub
 from coverctl.sources.base import SourceAnswer, SourceContext, as_list, as_str, json_body
-from coverctl.sources.imagecheck import fetch_and_inspect, inspect_bytes, is_remote
 from coverctl.sources.local import local_image_url
 from coverctl.sources.spec import (
     CallEstimate,
@@ -67,6 +66,7 @@ from coverctl.sources.spec import (
     Variable,
     probe_json,
 )
+from coverctl.urls import is_remote
 
 PROVIDER: Final = "replicate"
 ENV_KEY: Final = "REPLICATE_API_TOKEN"
@@ -372,6 +372,8 @@ class GenerateSource:
         return prediction
 
     async def _keep(self, ctx: SourceContext, query: Query, prediction: Prediction) -> Candidate:
+        from coverctl.sources.imagecheck import fetch_and_inspect, inspect_bytes
+
         """Download and check the output, store it, and describe it as a candidate."""
         from coverctl.images import Use
 

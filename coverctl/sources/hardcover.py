@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, ClassVar, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from coverctl.config import Settings
 from coverctl.constants import (
@@ -84,6 +82,9 @@ from coverctl.sources.spec import (
     Variable,
     probe_json,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 PROVIDER: Final = "hardcover"
 ENV_KEY: Final = "HARDCOVER_API_KEY"
@@ -488,6 +489,8 @@ def _maybe_json(response: httpx.Response) -> Any:
 
 
 def doctor_probe(settings: Settings) -> HttpProbe:
+    import httpx
+
     """A one-field GraphQL query (`me`), sent and read as the source does: the same bearer
     header, and a refused token known by the same codes and phrases (`is_auth_error`), since
     Hasura answers one with HTTP 200 and `errors[]`."""

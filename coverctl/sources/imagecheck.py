@@ -37,6 +37,7 @@ from coverctl.constants import Source
 from coverctl.errors import AddressRefused, ImageRejected, ResponseTooLarge
 from coverctl.net.guard import AllowRules, refusal_without_lookup
 from coverctl.sources.base import SourceContext
+from coverctl.urls import is_remote as is_remote  # re-exported: callers check URLs here
 
 if TYPE_CHECKING:
     from coverctl.images import ImageInfo, Use
@@ -60,10 +61,6 @@ def image_use(source: str) -> Use:
     from coverctl.images import Use
 
     return Use.POSTER if source == Source.HARDCOVER else Use.PROFILE
-
-
-def is_remote(url: str) -> bool:
-    return url.startswith(("http://", "https://"))
 
 
 def url_problem(url: str, *, untrusted: bool) -> str | None:

@@ -53,7 +53,6 @@ from coverctl.sources.base import (
     expect_dict,
     json_body,
 )
-from coverctl.sources.imagecheck import check_image, is_remote
 from coverctl.sources.spec import (
     CallEstimate,
     HostRule,
@@ -62,6 +61,7 @@ from coverctl.sources.spec import (
     ProviderSpec,
     Variable,
 )
+from coverctl.urls import is_remote
 
 if TYPE_CHECKING:
     from coverctl.http import ProviderGate
@@ -285,6 +285,7 @@ class WebSearchSource:
 
     async def _check(self, ctx: SourceContext, rank: int, result: dict[str, Any]) -> _Checked:
         from coverctl.images import Use
+        from coverctl.sources.imagecheck import check_image  # the download stack, when used
 
         try:
             info = await check_image(ctx, result["image"], Use.PROFILE, untrusted=True)

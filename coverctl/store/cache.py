@@ -22,11 +22,12 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import diskcache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from coverctl.constants import CacheTTL
+
+if TYPE_CHECKING:
+    import diskcache
 
 KEY_VERSION = "v1"
 TIERS: dict[str, int | None] = {
@@ -127,6 +128,8 @@ class Cache:
             raise KeyError(f"unknown cache tier {name!r}")
         cache = self._tiers.get(name)
         if cache is None:
+            import diskcache  # on first use: commands that never read the cache skip it
+
             cache = diskcache.Cache(
                 str(self.directory / name), tag_index=True, statistics=True, size_limit=2**32
             )
