@@ -37,7 +37,7 @@ from coverctl.constants import GENERATED_URL_PATTERNS, Source
 from coverctl.errors import UsageError
 from coverctl.sources import registry
 from coverctl.sources.spec import HostRule
-from coverctl.store.db import ImageStore
+from coverctl.store.interfaces import ImageStore
 
 if TYPE_CHECKING:
     from coverctl.report import ReportCard

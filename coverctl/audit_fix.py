@@ -30,7 +30,7 @@ from coverctl.audit import (
 )
 from coverctl.config import Settings
 from coverctl.errors import ConfigError, CoverctlError
-from coverctl.store.db import ImageStore
+from coverctl.store.interfaces import ImageStore
 
 __all__ = ["FixOutcome", "FixReport", "fix_findings"]
 

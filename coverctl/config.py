@@ -29,6 +29,8 @@ GENERAL_VARIABLES: dict[str, str] = {
     "AZURE_STORAGE_CONNECTION_STRING": "Azure Blob Storage connection string",
     "COVERCTL_POSTGRES_DSN": "PostgreSQL DSN for `push postgres`",
     "COVERCTL_REDIS_URL": "redis:// URL: cache, rate limits and locks shared by every worker",
+    "COVERCTL_DATABASE_URL": "PostgreSQL URL of a store shared by several workers or hosts "
+    "(unset: the SQLite file under COVERCTL_HOME)",
     "BACKEND_URL": "base URL used to qualify relative image paths",
     "COVERCTL_STATIC_DIR": "directory of local override images",
     "COVERCTL_HTTP_TIMEOUT": "seconds before a provider request times out",
@@ -48,6 +50,7 @@ GENERAL_SECRETS = frozenset(
         "SUPABASE_KEY",
         "AZURE_STORAGE_CONNECTION_STRING",
         "COVERCTL_POSTGRES_DSN",
+        "COVERCTL_DATABASE_URL",
         "SERPAPI_API_KEY",
         "LUMAAI_API_KEY",
         "GEMINI_API_KEY",
@@ -141,6 +144,8 @@ class Settings:
     supabase_key: Secret | None = None
     azure_connection_string: Secret | None = None
     postgres_dsn: Secret | None = None
+    # The store in PostgreSQL instead of the SQLite file (a Secret: the URL holds a password).
+    database_url: Secret | None = None
     http_timeout: float = 10.0
     serpapi_api_key: Secret | None = None
     serpapi_url: str = "https://serpapi.com"
@@ -182,6 +187,7 @@ class Settings:
             self.supabase_key,
             self.azure_connection_string,
             self.postgres_dsn,
+            self.database_url,
             self.serpapi_api_key,
             self.lumaai_api_key,
             self.gemini_api_key,
@@ -191,6 +197,9 @@ class Settings:
         found = [v.reveal() for v in values if isinstance(v, Secret) and v]
         if self.redis_url:
             found.extend(url_passwords(self.redis_url.reveal()))
+        if self.database_url:
+            # A password libpq might quote on its own, without the rest of the URL.
+            found.extend(url_passwords(self.database_url.reveal()))
         return found
 
     def setting(self, name: str) -> str | Secret | None:
@@ -257,6 +266,7 @@ class Settings:
             supabase_key=secret("SUPABASE_KEY"),
             azure_connection_string=secret("AZURE_STORAGE_CONNECTION_STRING"),
             postgres_dsn=secret("COVERCTL_POSTGRES_DSN"),
+            database_url=secret("COVERCTL_DATABASE_URL"),
             http_timeout=_positive_float(
                 "COVERCTL_HTTP_TIMEOUT", values.get("COVERCTL_HTTP_TIMEOUT", "10")
             ),

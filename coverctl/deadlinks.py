@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from coverctl.errors import UsageError
-from coverctl.store.db import ImageStore
+from coverctl.store.interfaces import ImageStore
 
 __all__ = [
     "PRUNABLE_STATUSES",

@@ -123,14 +123,14 @@ def _scrubbed(result: CheckResult, secrets: list[str]) -> CheckResult:
 
 def check_store(settings: Settings) -> CheckResult:
     """The SQLite store opens (and is migrated to this version's schema); rows and version."""
-    from coverctl.store.db import SCHEMA_VERSION, ImageStore
+    from coverctl.store.db import SCHEMA_VERSION, SqliteStore
 
     path = settings.db_path
     if not path.exists():
         return _writable_location("store", path, f"no store yet; it will be created at {path}")
     started = time.perf_counter()
     try:
-        store = ImageStore(path)
+        store = SqliteStore(path)
         try:
             version, rows = store.schema_version, store.count()
         finally:

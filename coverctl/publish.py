@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from coverctl.config import Secret, Settings
     from coverctl.images import ImageInfo
     from coverctl.push.rows import PushReport
-    from coverctl.store.db import ImageStore
+    from coverctl.store.interfaces import ImageStore
 
 __all__ = [
     "AZURE_ENV_VAR",
@@ -234,9 +234,9 @@ def upload_files(
     connection = require_connection_string(settings)
     store: ImageStore | None = None
     if request.records_row:
-        from coverctl.store.db import ImageStore
+        from coverctl.store import open_store
 
-        store = ImageStore(settings.db_path)  # opened first: a broken store stops before uploads
+        store = open_store(settings)  # opened first: a broken store stops before uploads
     try:
         for path in paths:
             yield upload_file(path, request, connection, store, backend_url=settings.backend_url)
@@ -336,7 +336,7 @@ def _record(
 ) -> None:
     from coverctl.constants import IMAGE_NO_AUTH_PATH
     from coverctl.names import normalize
-    from coverctl.store.db import ImageRecord
+    from coverctl.store.records import ImageRecord
 
     assert result.url is not None
     served_at = (
@@ -449,9 +449,9 @@ def stored_rows(store: ImageStore, since: datetime | None = None) -> list[dict[s
 
 
 def _load_rows(settings: Settings, since: datetime | None) -> list[dict[str, Any]]:
-    from coverctl.store.db import ImageStore
+    from coverctl.store import open_store
 
-    store = ImageStore(settings.db_path)
+    store = open_store(settings)
     try:
         return stored_rows(store, since)
     finally:

@@ -39,10 +39,10 @@ from coverctl.models import Attempt, Candidate, ExternalIds, Match, Query, Resol
 from coverctl.names import normalize, question_key
 from coverctl.sources import registry
 from coverctl.sources.base import ImageSource, SourceAnswer, SourceContext, Switchable
-from coverctl.store import open_cache
+from coverctl.store import open_cache, open_store
 from coverctl.store.cache import CacheBackend, cache_key
-from coverctl.store.db import ImageRecord, ImageStore
-from coverctl.store.decisions import REJECTED, Decision
+from coverctl.store.interfaces import ImageStore
+from coverctl.store.records import REJECTED, Decision, ImageRecord
 from coverctl.validation import validate_query
 
 PINNED_STEP = "pinned"  # asked before the live steps; a miss is not an attempt worth listing
@@ -699,7 +699,7 @@ def open_resolver(
         settings=settings,
         http=http,
         cache=cache,
-        store=ImageStore(settings.db_path),
+        store=open_store(settings),
     )
 
 

@@ -34,7 +34,7 @@ for path in (ROOT, ROOT / "scripts"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from coverctl.store.db import TABLE, ImageStore  # noqa: E402
+from coverctl.store.db import TABLE, SqliteStore  # noqa: E402
 
 SOURCES = (
     ("tmdb", 50, "https://image.tmdb.org/t/p/w500/{n}.jpg"),
@@ -50,7 +50,7 @@ def generate_store(path: Path, rows: int, seed: int = 7) -> None:
     spread over the other sources; 1% share a placeholder picture; 1% recorded under a wrong
     source; 60% checked (3% of those dead); quality from the design's scores."""
     rng = random.Random(seed)
-    store = ImageStore(path)
+    store = SqliteStore(path)
     now = "2025-01-20T03:00:00+00:00"
     batch = []
     for n in range(rows):
@@ -96,7 +96,7 @@ def generate_store(path: Path, rows: int, seed: int = 7) -> None:
     store.close()
 
 
-def _insert(store: ImageStore, batch: list[tuple[object, ...]]) -> None:
+def _insert(store: SqliteStore, batch: list[tuple[object, ...]]) -> None:
     with store.db.conn:
         store.db.conn.executemany(
             f"INSERT INTO {TABLE} (id, character_name, movie_title, character_key, title_key, "
@@ -114,7 +114,7 @@ def bench_audit(home: Path, rows: int) -> None:
     started = time.perf_counter()
     generate_store(db, rows)
     print(f"generated {rows:,} rows in {time.perf_counter() - started:.1f} s")
-    store = ImageStore(db)
+    store = SqliteStore(db)
     try:
         started = time.perf_counter()
         scanned = sum(1 for _ in store.db.execute(f"SELECT * FROM {TABLE}"))
@@ -156,7 +156,7 @@ def bench_dead_links(home: Path, n: int, latency: float, concurrency: int) -> No
     base = f"http://127.0.0.1:{server.port}"
     try:
         db = home / "links.db"
-        store = ImageStore(db)
+        store = SqliteStore(db)
         rows = [
             (
                 str(uuid.uuid4()),

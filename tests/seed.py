@@ -6,13 +6,13 @@ import uuid
 from typing import Any
 
 from coverctl.names import normalize
-from coverctl.store.db import TABLE, ImageStore
+from coverctl.store.db import TABLE, SqliteStore
 
 CHECKED_AT = "2025-01-20T03:00:00+00:00"
 
 
 def seed_row(
-    store: ImageStore,
+    store: SqliteStore,
     character: str,
     title: str,
     url: str,

@@ -16,7 +16,7 @@ from coverctl.audit import AuditOptions, run_audit, source_problem
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.locking import command_lock
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.fakes.base import serve
 from tests.fakes.tmdb import VALID_KEY, FakeTmdb
 from tests.seed import seed_row
@@ -46,8 +46,8 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[ImageStore]:
-    db = ImageStore(settings.db_path)
+def store(settings: Settings) -> Iterator[SqliteStore]:
+    db = SqliteStore(settings.db_path)
     yield db
     db.close()
 
@@ -97,7 +97,7 @@ def test_source_problem_rules(source: str, url: str, quality: int, wrong: bool) 
 # -- finding each kind on a seeded store ------------------------------------------------------
 
 
-def seed_every_kind(store: ImageStore) -> dict[str, str]:
+def seed_every_kind(store: SqliteStore) -> dict[str, str]:
     """One or two rows per problem kind, and rows that look alike but are fine."""
     ids = {
         "fine": seed_row(store, "Alfred", "The Dark Knight", f"{TVDB}/9.jpg", "tvdb", 70),
@@ -149,7 +149,7 @@ def problems_by_row(data: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_audit_finds_each_problem_kind_and_groups_by_source(
-    store: ImageStore, capsys: pytest.CaptureFixture[str]
+    store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ids = seed_every_kind(store)
     code, out, _ = cli(capsys, "audit", "--json", "--limit", "0")
@@ -186,7 +186,7 @@ def test_audit_finds_each_problem_kind_and_groups_by_source(
     assert data["fix"] is None and data["exit_code"] == 3
 
 
-def test_a_clean_store_exits_zero(store: ImageStore, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_clean_store_exits_zero(store: SqliteStore, capsys: pytest.CaptureFixture[str]) -> None:
     seed_row(store, "Alfred", "The Dark Knight", f"{TVDB}/9.jpg", "tvdb", 70)
     seed_row(store, "Joker", "The Dark Knight", "/srv/joker.jpg", "character_specific", 100)
     code, out, _ = cli(capsys, "audit")
@@ -195,7 +195,7 @@ def test_a_clean_store_exits_zero(store: ImageStore, capsys: pytest.CaptureFixtu
 
 
 def test_min_quality_and_source_filter(
-    store: ImageStore, capsys: pytest.CaptureFixture[str]
+    store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed_every_kind(store)
     _, out, _ = cli(capsys, "audit", "--json", "--min-quality", "40", "--source", "tmdb")
@@ -213,7 +213,7 @@ def test_bad_flags_are_usage_errors(capsys: pytest.CaptureFixture[str], args: li
     assert code == 2 and "Traceback" not in err
 
 
-def test_listing_is_bounded_worst_first_with_the_rest_counted(store: ImageStore) -> None:
+def test_listing_is_bounded_worst_first_with_the_rest_counted(store: SqliteStore) -> None:
     for n in range(40):
         seed_row(store, f"Extra {n}", "Crowd", f"{TMDB}/{n}.jpg", "tmdb", 10 + n)
     seed_row(store, "Broken", "Crowd", f"{TMDB}/dead.jpg", "tmdb", 50, status="timeout")
@@ -241,7 +241,7 @@ def tmdb_server(monkeypatch: pytest.MonkeyPatch, tmdb: FakeTmdb) -> Iterator[Fak
 
 
 def test_fix_keeps_only_better_answers(
-    tmdb_server: FakeTmdb, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    tmdb_server: FakeTmdb, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dk = "The Dark Knight"
     joker = seed_row(store, "Joker", dk, "https://img.example/j.jpg", "web_search", 30,
@@ -301,7 +301,7 @@ def test_fix_keeps_only_better_answers(
 
 
 def test_fix_limit_leaves_the_rest_for_later(
-    tmdb_server: FakeTmdb, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    tmdb_server: FakeTmdb, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in ("Joker", "Harvey Dent / Two-Face", "Alfred Pennyworth"):
         seed_row(store, name, "The Dark Knight", f"https://img.example/{len(name)}.jpg",
@@ -312,7 +312,7 @@ def test_fix_limit_leaves_the_rest_for_later(
 
 
 def test_fix_refuses_to_overlap_another_fix(
-    settings: Settings, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    settings: Settings, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     row = seed_row(store, "Joker", "The Dark Knight", "https://img.example/j.jpg", "web_search", 30)
     with command_lock(settings, "audit"):
@@ -338,7 +338,7 @@ def samples(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics_file_parses_back_with_problem_rows_per_kind(
-    store: ImageStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: SqliteStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed_every_kind(store)
     prom = tmp_path / "audit.prom"
@@ -361,7 +361,7 @@ def test_metrics_file_parses_back_with_problem_rows_per_kind(
 
 
 def test_quiet_prints_nothing_but_keeps_the_exit_code(
-    store: ImageStore, capsys: pytest.CaptureFixture[str]
+    store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed_every_kind(store)
     code, out, err = cli(capsys, "audit", "--quiet")
@@ -372,7 +372,7 @@ def test_quiet_prints_nothing_but_keeps_the_exit_code(
 
 
 def test_html_report_is_capped_and_says_why_a_picture_has_no_thumbnail(
-    store: ImageStore, static_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: SqliteStore, static_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     local = jpeg_file(static_dir / "characters" / "character_specific_image_joker.jpg")
     seed_row(store, "Joker", "The Dark Knight", str(local), "character_specific", 100,
@@ -407,7 +407,7 @@ def cli_report(
     capsys: pytest.CaptureFixture[str],
 ) -> tuple[str, dict[str, Any]]:
     """A report written by the CLI from a seeded store with local pictures."""
-    store = ImageStore(settings.db_path)
+    store = SqliteStore(settings.db_path)
     try:
         seed_every_kind(store)
         for n, name in enumerate(("Joker", "Bane", "Catwoman")):

@@ -24,8 +24,8 @@ from coverctl.batch import BatchEngine, BatchOptions, BatchSummary, run_batch
 from coverctl.config import Settings
 from coverctl.errors import UsageError
 from coverctl.http import RetryPolicy
-from coverctl.store.db import ImageStore
-from coverctl.store.progress import run_lock
+from coverctl.store.db import SqliteStore
+from coverctl.store.progress import file_run_lock
 from tests.fakes.base import serve
 from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title, latency_transport
 from tests.fakes.tmdb import VALID_KEY
@@ -145,7 +145,7 @@ def test_resume_cuts_a_torn_line_and_rewrites_saved_rows_the_output_lacks(
 def test_resume_keeps_rows_the_output_has_but_the_table_lost(harness: Harness) -> None:
     first = harness.run(stop_after=12)
     written = read_rows(harness.out)
-    store = ImageStore(harness.settings.db_path)
+    store = SqliteStore(harness.settings.db_path)
     with store.db.conn:
         store.db.execute(
             "DELETE FROM batch_rows WHERE run_id = ? AND row > ?", [first.run_id, written[-3]]
@@ -253,7 +253,7 @@ def test_two_processes_cannot_write_the_same_run(harness: Harness) -> None:
     first = harness.run(stop_after=5)
     assert first.run_id is not None
     with (
-        run_lock(harness.settings.home, first.run_id),
+        file_run_lock(harness.settings.home, first.run_id),
         pytest.raises(RunInProgress, match="right now") as caught,
     ):
         harness.run(resume=True)
@@ -264,7 +264,7 @@ def test_two_inputs_cannot_write_the_same_output_at_once(harness: Harness) -> No
     from coverctl.locking import RunInProgress
 
     with (
-        run_lock(harness.settings.home, "some-other-input-run", harness.out),
+        file_run_lock(harness.settings.home, "some-other-input-run", harness.out),
         pytest.raises(RunInProgress, match="writing this output"),
     ):
         harness.run()

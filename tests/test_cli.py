@@ -256,9 +256,9 @@ def test_home_on_a_file_is_a_clear_configuration_error(capsys, tmp_path: Path, m
 def test_damaged_store_pages_are_a_clear_configuration_error(
     capsys, isolated_environment: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from coverctl.store.db import ImageStore
+    from coverctl.store.db import SqliteStore
 
-    store = ImageStore(isolated_environment / "coverctl.db")
+    store = SqliteStore(isolated_environment / "coverctl.db")
     for i in range(300):
         store.upsert(
             __import__("tests.test_store", fromlist=["record"]).record(character_key=f"c{i}")

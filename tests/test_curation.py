@@ -15,7 +15,7 @@ from coverctl.curation.service import Curator
 from coverctl.errors import ImageRejected, UsageError
 from coverctl.models import Query
 from coverctl.names import normalize
-from coverctl.store.db import SCHEMA_VERSION, ImageRecord, ImageStore
+from coverctl.store.db import SCHEMA_VERSION, ImageRecord, SqliteStore
 from coverctl.store.decisions import DECISIONS_TABLE, PINNED, REJECTED, Decision
 from tests.curation_world import (
     BALE,
@@ -65,7 +65,7 @@ def pinned_row(url: str) -> ImageRecord:
 def test_decisions_are_stored_replaced_per_scope_and_kept_across_reopening(
     provider_settings: Settings,
 ) -> None:
-    store = ImageStore(provider_settings.db_path)
+    store = SqliteStore(provider_settings.db_path)
     try:
         assert store.schema_version == SCHEMA_VERSION
         decisions = store.decisions
@@ -77,7 +77,7 @@ def test_decisions_are_stored_replaced_per_scope_and_kept_across_reopening(
     finally:
         store.close()
 
-    store = ImageStore(provider_settings.db_path)  # a new process would see the same
+    store = SqliteStore(provider_settings.db_path)  # a new process would see the same
     try:
         pins = store.decisions.for_work("bruce wayne", "the dark knight", PINNED)
         # One pin per scope: the second replaced the first; the 2008 one is a scope of its own.
@@ -105,7 +105,7 @@ def test_decisions_are_stored_replaced_per_scope_and_kept_across_reopening(
 
 
 def test_pinning_a_rejected_picture_lifts_its_rejection(provider_settings: Settings) -> None:
-    store = ImageStore(provider_settings.db_path)
+    store = SqliteStore(provider_settings.db_path)
     try:
         store.decisions.reject(decision(REJECTED, "https://a.example/x.jpg"))
         store.decisions.pin(decision(PINNED, "https://a.example/x.jpg"), pinned_row("u"))
@@ -157,7 +157,7 @@ def test_a_pin_is_served_first_as_pinned_quality_100_until_unpinned(world: World
     assert [d.image_url for d in removed] == [other]
     after = world.resolve(DARK_KNIGHT)
     assert after.candidate is not None and after.candidate.image_url == BALE
-    store = ImageStore(world.settings.db_path)
+    store = SqliteStore(world.settings.db_path)
     try:
         assert store.find("bruce wayne", "the dark knight", ["pinned"]) == []
     finally:
@@ -222,7 +222,7 @@ def test_rejecting_the_served_picture_moves_the_cascade_on(world: World) -> None
 
 def test_a_rejection_bypasses_a_cached_answer_serving_that_picture(world: World) -> None:
     assert world.resolve(DARK_KNIGHT).candidate.image_url == BALE
-    store = ImageStore(world.settings.db_path)
+    store = SqliteStore(world.settings.db_path)
     try:  # recorded straight in the store: no re-resolution, the cache still holds BALE
         store.decisions.reject(decision(REJECTED, BALE, year=2008))
     finally:
@@ -328,7 +328,7 @@ def test_audit_fix_never_replaces_a_pinned_row_and_keeps_rejections(
 
     world.run(lambda c: c.pin(DARK_KNIGHT, url=f"{TMDB_IMAGES}/chosen.jpg"))
     world.run(lambda c: c.reject(BREAKING_BAD))  # now served: TVDB's actor photo (65: low)
-    store = ImageStore(world.settings.db_path)
+    store = SqliteStore(world.settings.db_path)
     try:
         pinned = store.find("bruce wayne", "the dark knight", ["pinned"])[0]
         store.update_fields(pinned["id"], {"last_checked": "2025-01-01", "last_status": "http_404"})
@@ -373,7 +373,7 @@ def test_unpin_of_one_scope_leaves_the_others_row(world: World) -> None:
         lambda c: asyncio_value(c.unpin(Query("Bruce Wayne", "The Dark Knight", 1966)))
     )
     assert [d.image_url for d in removed] == [general]
-    store = ImageStore(world.settings.db_path)
+    store = SqliteStore(world.settings.db_path)
     try:
         rows = store.find(normalize("Bruce Wayne"), normalize("The Dark Knight"), ["pinned"])
         assert [r["image_url"] for r in rows] == [only_2008]

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from coverctl.cli.app import app, run
 from coverctl.config import Settings
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.curation_world import PictureHost, picture_for
 from tests.fakes.base import serve
 from tests.fakes.tmdb import VALID_KEY, FakeTmdb
@@ -177,7 +177,7 @@ def test_dead_links_prune_keeps_a_pinned_row_and_reports_it(
     assert report["prune"]["pruned_rows"] == 0 and report["prune"]["pinned_kept"] == 1
     (dead,) = report["dead_links"]
     assert dead["status"] == "missing_file" and dead["pinned_rows"] == dead["row_ids"]
-    store = ImageStore(Settings.from_env().db_path)
+    store = SqliteStore(Settings.from_env().db_path)
     try:
         assert store.get(dead["row_ids"][0]) is not None
         assert store.decisions.count("pinned") == 1

@@ -32,7 +32,7 @@ from coverctl.deadlinks import (
 from coverctl.errors import UsageError
 from coverctl.locking import command_lock
 from coverctl.store.cache import Cache
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.fakes.image_server import ImageServer, guard_network
 from tests.seed import seed_row
 
@@ -58,8 +58,8 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[ImageStore]:
-    db = ImageStore(settings.db_path)
+def store(settings: Settings) -> Iterator[SqliteStore]:
+    db = SqliteStore(settings.db_path)
     yield db
     db.close()
 
@@ -74,11 +74,11 @@ def allow(server: ImageServer) -> list[str]:
     return ["--allow-host", server.host_port]
 
 
-def never_checked(store: ImageStore, name: str, url: str, source: str = "tmdb") -> str:
+def never_checked(store: SqliteStore, name: str, url: str, source: str = "tmdb") -> str:
     return seed_row(store, name, "Title", url, source, 50, checked=None, status=None)
 
 
-def status_of(store: ImageStore, row_id: str) -> str | None:
+def status_of(store: SqliteStore, row_id: str) -> str | None:
     row = store.get(row_id)
     assert row is not None
     return row["last_status"]
@@ -92,7 +92,7 @@ def jpeg(path: Path) -> Path:
 
 def test_every_kind_of_link_through_the_command(
     server: ImageServer,
-    store: ImageStore,
+    store: SqliteStore,
     static_dir: Path,
     network: list[tuple[str, int]],
     capsys: pytest.CaptureFixture[str],
@@ -167,7 +167,7 @@ def test_every_kind_of_link_through_the_command(
 
 
 def test_allow_private_follows_a_redirect_to_loopback(
-    server: ImageServer, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    server: ImageServer, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     row = never_checked(store, "A", server.url("/to-loopback?host=127.0.0.1"))
     code, out, _ = cli(capsys, "dead-links", "--allow-private", "--json")
@@ -178,7 +178,7 @@ def test_allow_private_follows_a_redirect_to_loopback(
 
 def test_by_default_loopback_urls_are_refused_and_never_fetched(
     server: ImageServer,
-    store: ImageStore,
+    store: SqliteStore,
     network: list[tuple[str, int]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -190,7 +190,7 @@ def test_by_default_loopback_urls_are_refused_and_never_fetched(
 
 
 def test_all_alive_exits_zero_with_a_summary(
-    server: ImageServer, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    server: ImageServer, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     never_checked(store, "A", server.url("/img/a.jpg"))
     never_checked(store, "B", server.url("/img/b.jpg"))
@@ -200,7 +200,7 @@ def test_all_alive_exits_zero_with_a_summary(
 
 
 def test_stale_rechecks_only_rows_never_or_long_ago_checked(
-    server: ImageServer, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    server: ImageServer, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = datetime.now(UTC)
     recent = (now - timedelta(days=1)).isoformat(timespec="seconds")
@@ -215,7 +215,7 @@ def test_stale_rechecks_only_rows_never_or_long_ago_checked(
     assert status_of(store, stale) == status_of(store, fresh) == "ok"
 
 
-def seed_for_prune(store: ImageStore, server: ImageServer) -> dict[str, str]:
+def seed_for_prune(store: SqliteStore, server: ImageServer) -> dict[str, str]:
     return {
         "alive": never_checked(store, "A", server.url("/img/a.jpg")),
         "gone_1": never_checked(store, "B", server.url("/missing.jpg")),
@@ -227,7 +227,7 @@ def seed_for_prune(store: ImageStore, server: ImageServer) -> dict[str, str]:
 
 
 def test_prune_removes_only_confirmed_dead_rows_and_their_cached_resolutions(
-    server: ImageServer, store: ImageStore, settings: Settings, capsys: pytest.CaptureFixture[str]
+    server: ImageServer, store: SqliteStore, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ids = seed_for_prune(store, server)
     cache = Cache(settings.cache_dir)
@@ -262,7 +262,7 @@ def test_prune_removes_only_confirmed_dead_rows_and_their_cached_resolutions(
 
 
 def test_prune_refuses_a_mass_deletion(
-    server: ImageServer, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    server: ImageServer, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ids = seed_for_prune(store, server)
     code, out, _ = cli(capsys, "dead-links", *allow(server), "--prune", "--json")
@@ -275,7 +275,7 @@ def test_prune_refuses_a_mass_deletion(
 
 
 def test_prune_spares_a_row_whose_url_changed_meanwhile(
-    server: ImageServer, store: ImageStore
+    server: ImageServer, store: SqliteStore
 ) -> None:
     gone = never_checked(store, "B", server.url("/missing.jpg"))
     never_checked(store, "A", server.url("/img/a.jpg"))
@@ -290,7 +290,7 @@ def test_prune_spares_a_row_whose_url_changed_meanwhile(
 
 
 def test_results_written_before_an_interruption_are_kept(
-    server: ImageServer, store: ImageStore
+    server: ImageServer, store: SqliteStore
 ) -> None:
     rows = [never_checked(store, f"R{n}", server.url(f"/img/{n}.jpg")) for n in range(6)]
 
@@ -305,7 +305,7 @@ def test_results_written_before_an_interruption_are_kept(
 
 
 def test_metrics_file_holds_dead_rows_and_last_success(
-    server: ImageServer, store: ImageStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: ImageServer, store: SqliteStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     never_checked(store, "A", server.url("/img/a.jpg"))
     never_checked(store, "B", server.url("/missing.jpg"))
@@ -326,7 +326,7 @@ def test_metrics_file_holds_dead_rows_and_last_success(
 
 
 def test_an_overlapping_run_exits_four_and_writes_nothing(
-    server: ImageServer, store: ImageStore, settings: Settings, capsys: pytest.CaptureFixture[str]
+    server: ImageServer, store: SqliteStore, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     row = never_checked(store, "A", server.url("/img/a.jpg"))
     with command_lock(settings, "dead-links"):
@@ -365,7 +365,7 @@ def test_local_file_checks(tmp_path: Path) -> None:
 
 
 def test_backend_paths_of_stored_ai_images_are_never_pruned_as_missing_files(
-    store: ImageStore, capsys: pytest.CaptureFixture[str]
+    store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from tests.seed import seed_row
 

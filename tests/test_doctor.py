@@ -263,9 +263,9 @@ def test_store_schema_and_static_images_are_reported(
     capsys: pytest.CaptureFixture[str], static_dir: Path
 ) -> None:
     from coverctl.config import Settings
-    from coverctl.store.db import SCHEMA_VERSION, ImageStore
+    from coverctl.store.db import SCHEMA_VERSION, SqliteStore
 
-    ImageStore(Settings.from_env().db_path).close()
+    SqliteStore(Settings.from_env().db_path).close()
     (static_dir / "bruce_wayne.jpg").write_bytes(b"x")
     (static_dir / "characters" / "joker.png").write_bytes(b"x")
     (static_dir / "notes.txt").write_text("not a picture")

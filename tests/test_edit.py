@@ -17,7 +17,7 @@ from coverctl.config import Settings
 from coverctl.errors import CredentialRejected, NoResult, ServiceFailed
 from coverctl.names import normalize
 from coverctl.services.edit import edit_picture, parse_edit_reply
-from coverctl.store.db import ImageRecord, ImageStore
+from coverctl.store.db import ImageRecord, SqliteStore
 from tests.fakes.base import parse_json_body, serve
 from tests.fakes.gemini import (
     RESOURCE_EXHAUSTED_BODY,
@@ -42,7 +42,7 @@ def original(static_dir: Path, make_settings: Callable[..., Settings]) -> Path:
     path = static_dir / "generated" / "anonymous_original.jpg"
     path.parent.mkdir(parents=True)
     path.write_bytes(sharp_photo())
-    store = ImageStore(make_settings().db_path)
+    store = SqliteStore(make_settings().db_path)
     try:
         store.upsert(
             ImageRecord(
@@ -90,7 +90,7 @@ def edit(harness: ServiceHarness, prompt: str = "as a pencil sketch", **kwargs: 
 
 
 def served(harness: ServiceHarness) -> str:
-    store = ImageStore(harness.settings.db_path)
+    store = SqliteStore(harness.settings.db_path)
     try:
         (row,) = store.find(normalize("Lyra Belacqua"), normalize("Northern Lights"))
         return str(row["image_url"])

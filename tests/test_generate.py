@@ -16,7 +16,7 @@ from coverctl.images import Use, inspect_image
 from coverctl.models import Query
 from coverctl.resolver import Resolver
 from coverctl.sources.generate import GenerateSource, build_prompt, estimate_cost
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.fakes.base import parse_json_body
 from tests.fakes.images import FakeImageHost, html_page, sharp_photo
 from tests.fakes.replicate import (
@@ -115,7 +115,7 @@ def test_immediate_success_is_stored_as_anonymous_jpeg_and_recorded_ai_generated
     assert inputs["aspect_ratio"] == "2:3" and inputs["output_format"] == "jpg"
     assert inputs["num_outputs"] == 1
     assert "Lyra Belacqua" in inputs["prompt"] and "Northern Lights" in inputs["prompt"]
-    store = ImageStore(gen.settings.db_path)
+    store = SqliteStore(gen.settings.db_path)
     try:
         (row,) = store.find("lyra belacqua", "northern lights")
     finally:

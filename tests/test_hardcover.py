@@ -11,7 +11,7 @@ from coverctl.config import Settings
 from coverctl.errors import CredentialRejected
 from coverctl.models import Query
 from coverctl.sources.hardcover import is_auth_error
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.fakes.base import FakeService, parse_json_body, serve
 from tests.fakes.hardcover import (
     COVER_HOST,
@@ -75,7 +75,7 @@ def test_book_character_gets_the_cover_with_hardcover_quality(
 
 def test_the_resolution_is_stored_as_a_hardcover_row(books: SourceHarness) -> None:
     books.resolve(DUNE)
-    store = ImageStore(books.settings.db_path)
+    store = SqliteStore(books.settings.db_path)
     try:
         (row,) = store.find("paul atreides", "dune")
     finally:

@@ -34,7 +34,7 @@ from coverctl.sources.spec import (
     Variable,
     probe_json,
 )
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.fakes.base import FakeService, json_response, serve
 from tests.seed import seed_row
 
@@ -278,7 +278,7 @@ def test_audit_knows_its_score_and_its_image_host(
     capsys: pytest.CaptureFixture[str],
     make_settings: Callable[..., Settings],
 ) -> None:
-    store = ImageStore(make_settings().db_path)
+    store = SqliteStore(make_settings().db_path)
     try:
         fine = seed_row(store, "Lyra Belacqua", "Northern Lights", LYRA, "fakepics", 55)
         will = f"https://{IMAGE_HOST}/characters/will.jpg"

@@ -16,7 +16,7 @@ from coverctl.config import Settings
 from coverctl.errors import UsageError
 from coverctl.names import normalize
 from coverctl.publish import parse_since
-from coverctl.store.db import ImageRecord, ImageStore
+from coverctl.store.db import ImageRecord, SqliteStore
 from tests.fakes.base import serve
 from tests.fakes.supabase import INVALID_JWT_BODY, SERVICE_KEY, FakeSupabase
 from tests.services import free_port
@@ -31,14 +31,14 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def store() -> Iterator[ImageStore]:
-    store = ImageStore(Settings.from_env().db_path)
+def store() -> Iterator[SqliteStore]:
+    store = SqliteStore(Settings.from_env().db_path)
     yield store
     store.close()
 
 
 def remember(
-    store: ImageStore,
+    store: SqliteStore,
     character: str,
     title: str,
     *,
@@ -108,7 +108,7 @@ def test_bad_since_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.postgres
 def test_pushing_twice_leaves_one_row_per_key_and_updates_changed_scores(
-    pg_dsn: str, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    pg_dsn: str, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     remember(store, "Bruce Wayne", "The Dark Knight", score=50)
     remember(store, "Bruce Wayne", "The Dark Knight", source="web_search", score=30)
@@ -141,7 +141,7 @@ def test_pushing_twice_leaves_one_row_per_key_and_updates_changed_scores(
 
 @pytest.mark.postgres
 def test_since_sends_only_rows_changed_since_then(
-    pg_dsn: str, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    pg_dsn: str, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = datetime.now(UTC)
     remember(store, "Old Timer", "Archive", updated_at=now - timedelta(days=30))
@@ -173,7 +173,7 @@ def test_dsn_comes_from_the_environment_and_nothing_to_push_is_fine(
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "no-such-db-host.invalid"])
 def test_unreachable_database_exits_four_without_the_password(
-    store: ImageStore, capsys: pytest.CaptureFixture[str], host: str
+    store: SqliteStore, capsys: pytest.CaptureFixture[str], host: str
 ) -> None:
     remember(store, "Bruce Wayne", "The Dark Knight")
     password = "s3cr3t-Pa55word"
@@ -211,7 +211,7 @@ def supabase(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSupabase]:
 
 
 def test_supabase_push_sends_real_headers_and_merges_on_the_key(
-    supabase: FakeSupabase, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    supabase: FakeSupabase, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     remember(store, "Bruce Wayne", "The Dark Knight", score=50)
     remember(store, "Joker", "The Dark Knight", score=50)
@@ -235,7 +235,7 @@ def test_supabase_push_sends_real_headers_and_merges_on_the_key(
 
 
 def test_supabase_since_filters_rows(
-    supabase: FakeSupabase, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    supabase: FakeSupabase, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = datetime.now(UTC)
     remember(store, "Old Timer", "Archive", updated_at=now - timedelta(days=10))
@@ -246,7 +246,7 @@ def test_supabase_since_filters_rows(
 
 
 def test_supabase_rejected_jwt_exits_four_without_the_key(
-    supabase: FakeSupabase, store: ImageStore, capsys: pytest.CaptureFixture[str]
+    supabase: FakeSupabase, store: SqliteStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     remember(store, "Bruce Wayne", "The Dark Knight")
     supabase.fail_next("/rest/v1/character_images", 401, INVALID_JWT_BODY)
@@ -259,7 +259,7 @@ def test_supabase_rejected_jwt_exits_four_without_the_key(
 
 def test_supabase_wrong_key_is_refused_at_the_gateway_and_exits_four(
     supabase: FakeSupabase,
-    store: ImageStore,
+    store: SqliteStore,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

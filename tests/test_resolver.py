@@ -20,7 +20,7 @@ from coverctl.resolver import (
     image_record,
     provider_steps,
 )
-from coverctl.store.db import ImageRecord, ImageStore
+from coverctl.store.db import ImageRecord, SqliteStore
 from coverctl.store.decisions import PINNED, REJECTED, Decision
 from tests.conftest import ResolverHarness
 from tests.fakes.images import FakeImageHost
@@ -103,7 +103,7 @@ def test_actor_override_is_used_only_for_the_matched_actor(
 
 
 def test_stored_ai_image_beats_providers(harness: ResolverHarness, tmdb: FakeTmdb) -> None:
-    store = ImageStore(harness.settings.db_path)
+    store = SqliteStore(harness.settings.db_path)
     store.upsert(
         ImageRecord(
             "Bruce Wayne",
@@ -124,7 +124,7 @@ def test_stored_ai_image_beats_providers(harness: ResolverHarness, tmdb: FakeTmd
 
 
 def test_provider_row_with_tmp_in_url_is_not_taken_for_ai(harness: ResolverHarness) -> None:
-    store = ImageStore(harness.settings.db_path)
+    store = SqliteStore(harness.settings.db_path)
     store.upsert(
         ImageRecord(
             "Bruce Wayne",
@@ -144,7 +144,7 @@ def test_provider_row_with_tmp_in_url_is_not_taken_for_ai(harness: ResolverHarne
 
 def test_resolution_is_recorded_in_the_store(harness: ResolverHarness) -> None:
     harness.resolve(DARK_KNIGHT)
-    store = ImageStore(harness.settings.db_path)
+    store = SqliteStore(harness.settings.db_path)
     rows = store.find("bruce wayne", "the dark knight")
     assert len(rows) == 1
     assert rows[0]["source"] == "tmdb" and rows[0]["person_name"] == "Christian Bale"
@@ -224,7 +224,7 @@ def test_sources_follow_the_contract_for_each_media_type(
 
 
 def test_stored_ai_image_of_another_year_or_medium_is_not_served(harness: ResolverHarness) -> None:
-    store = ImageStore(harness.settings.db_path)
+    store = SqliteStore(harness.settings.db_path)
     store.upsert(
         ImageRecord(
             "Joker",

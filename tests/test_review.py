@@ -22,7 +22,7 @@ from coverctl.curation.review.cards import cards_from_audit, cards_from_results,
 from coverctl.curation.review.server import ReviewServer, bind_loopback
 from coverctl.errors import UsageError
 from coverctl.models import Query
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.conftest import FAST_RETRIES
 from tests.curation_world import BALE, DARK_KNIGHT, World
 from tests.seed import seed_row
@@ -200,7 +200,7 @@ def test_cards_come_from_results_files_the_store_and_the_audit(
     with pytest.raises(UsageError, match="line 2"):
         cards_from_results(bad)
 
-    store = ImageStore(world.settings.db_path)
+    store = SqliteStore(world.settings.db_path)
     try:
         seed_row(store, "Joker", "The Dark Knight", "https://img.example/j.jpg", "web_search", 30)
         recent = cards_from_store(store, limit=10)

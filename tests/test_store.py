@@ -11,7 +11,7 @@ import stamina
 from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
 
 from coverctl.errors import StoreError
-from coverctl.store.db import SCHEMA_VERSION, TABLE, ImageRecord, ImageStore, _enable_wal
+from coverctl.store.db import SCHEMA_VERSION, TABLE, ImageRecord, SqliteStore, _enable_wal
 
 
 def record(**changes: object) -> ImageRecord:
@@ -31,7 +31,7 @@ def record(**changes: object) -> ImageRecord:
 
 
 def test_new_store_has_current_schema_wal_and_indexes(tmp_path: Path) -> None:
-    store = ImageStore(tmp_path / "c.db")
+    store = SqliteStore(tmp_path / "c.db")
     assert store.schema_version == SCHEMA_VERSION
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {row[1] for row in store.db.execute(f"PRAGMA index_list({TABLE})")}
@@ -57,7 +57,7 @@ def test_new_store_has_current_schema_wal_and_indexes(tmp_path: Path) -> None:
 
 
 def test_upsert_keeps_one_row_per_character_title_source(tmp_path: Path) -> None:
-    store = ImageStore(tmp_path / "c.db")
+    store = SqliteStore(tmp_path / "c.db")
     first_id = store.upsert(record())
     created = store.get(first_id)["created_at"]  # type: ignore[index]
     second_id = store.upsert(
@@ -75,7 +75,7 @@ def test_upsert_keeps_one_row_per_character_title_source(tmp_path: Path) -> None
 
 
 def test_unique_key_is_enforced_by_sqlite(tmp_path: Path) -> None:
-    store = ImageStore(tmp_path / "c.db")
+    store = SqliteStore(tmp_path / "c.db")
     store.upsert(record())
     with pytest.raises(sqlite3.IntegrityError):
         store.db[TABLE].insert(
@@ -94,8 +94,8 @@ def test_unique_key_is_enforced_by_sqlite(tmp_path: Path) -> None:
 
 def test_reopening_keeps_rows_and_does_not_rerun_migrations(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
-    ImageStore(path).upsert(record())
-    again = ImageStore(path)
+    SqliteStore(path).upsert(record())
+    again = SqliteStore(path)
     assert again.count() == 1
     assert again.schema_version == SCHEMA_VERSION
 
@@ -116,7 +116,7 @@ def test_version_one_file_is_migrated_in_place(tmp_path: Path) -> None:
     )
     conn.commit()
     conn.close()
-    store = ImageStore(path)
+    store = SqliteStore(path)
     assert store.schema_version == SCHEMA_VERSION
     assert store.get("1")["last_status"] is None  # type: ignore[index]
 
@@ -127,18 +127,18 @@ def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     conn.close()
     with pytest.raises(StoreError, match="upgrade coverctl"):
-        ImageStore(path)
+        SqliteStore(path)
 
 
 def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="Cannot open the store"):
-        ImageStore(path)
+        SqliteStore(path)
 
 
 def _open_and_upsert(path: str, worker: int) -> int:
-    store = ImageStore(Path(path))
+    store = SqliteStore(Path(path))
     for i in range(20):
         store.upsert(record(quality_score=worker * 100 + i))
     version = store.schema_version
@@ -155,7 +155,7 @@ def test_processes_opening_a_new_store_together_migrate_once_and_upsert_safely(
     with ProcessPoolExecutor(max_workers=4) as pool:
         versions = list(pool.map(_open_and_upsert, [path] * 4, range(4)))
     assert versions == [SCHEMA_VERSION] * 4
-    assert ImageStore(Path(path)).count() == 1
+    assert SqliteStore(Path(path)).count() == 1
 
 
 def test_failed_migration_rolls_back_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,9 +168,9 @@ def test_failed_migration_rolls_back_whole(tmp_path: Path, monkeypatch: pytest.M
     migrations = list(dbmodule.MIGRATIONS)
     monkeypatch.setattr(dbmodule, "MIGRATIONS", (*migrations[:-1], broken))
     with pytest.raises(RuntimeError):
-        ImageStore(path)
+        SqliteStore(path)
     monkeypatch.setattr(dbmodule, "MIGRATIONS", tuple(migrations))
-    store = ImageStore(path)  # the retry starts from a clean file, not half-migrated
+    store = SqliteStore(path)  # the retry starts from a clean file, not half-migrated
     assert store.schema_version == SCHEMA_VERSION
 
 

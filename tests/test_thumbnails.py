@@ -20,7 +20,7 @@ from coverctl.constants import THUMBNAIL_PX
 from coverctl.curation.thumbnails import Thumbnail, thumbnail, thumbnails
 from coverctl.images import Use, make_thumbnail
 from coverctl.resolver import close_resolver, open_resolver
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.conftest import FAST_RETRIES
 from tests.curation_world import PictureHost, picture_for
 from tests.fakes.base import serve
@@ -193,7 +193,7 @@ def audit_report(
     capsys: pytest.CaptureFixture[str],
 ) -> tuple[Path, dict[str, Any]]:
     base = served_pictures[1]
-    store = ImageStore(make_settings().db_path)
+    store = SqliteStore(make_settings().db_path)
     try:
         for n in range(4):
             seed_row(store, f"Extra {n}", "Crowd", f"{base}/p/{n}.jpg", "web_search", 30)
@@ -224,7 +224,7 @@ def test_without_allow_private_loopback_pictures_are_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     pictures, base = served_pictures
-    store = ImageStore(make_settings().db_path)
+    store = SqliteStore(make_settings().db_path)
     try:
         seed_row(store, "Extra", "Crowd", f"{base}/p/1.jpg", "web_search", 30)
     finally:

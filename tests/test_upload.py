@@ -15,7 +15,7 @@ from PIL import Image
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.publish import UploadRequest, check_request
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.services import AzuriteService
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -71,9 +71,9 @@ def download(azurite: AzuriteService, container: str, name: str) -> tuple[bytes,
 
 
 def stored_rows() -> list[dict[str, Any]]:
-    store = ImageStore(Settings.from_env().db_path)
+    store = SqliteStore(Settings.from_env().db_path)
     try:
-        return list(store.iter_rows())
+        return list(store.rows_changed_since())
     finally:
         store.close()
 
@@ -309,11 +309,11 @@ def test_failed_store_write_deletes_the_uploaded_blob(
         uploaded.append(url)
         return url
 
-    def broken_upsert(self: ImageStore, record: Any) -> str:
+    def broken_upsert(self: SqliteStore, record: Any) -> str:
         raise StoreError("disk I/O error")
 
     monkeypatch.setattr("coverctl.push.azure.upload_blob", spy_upload)
-    monkeypatch.setattr(ImageStore, "upsert", broken_upsert)
+    monkeypatch.setattr(SqliteStore, "upsert", broken_upsert)
     path = write(tmp_path, "rey.jpg", picture("JPEG"))
     code, _, err = cli(capsys, "upload", str(path), "--character", "Rey", "--title", "X")
 
@@ -333,13 +333,13 @@ def test_undeletable_blob_after_a_failed_store_write_is_reported_as_an_orphan(
 ) -> None:
     from coverctl.errors import ServiceUnreachable
 
-    def broken_upsert(self: ImageStore, record: Any) -> str:
+    def broken_upsert(self: SqliteStore, record: Any) -> str:
         raise RuntimeError("database is locked")
 
     def unreachable(*args: Any, **kwargs: Any) -> bool:
         raise ServiceUnreachable("Cannot reach Azure Blob Storage at 127.0.0.1 (timed out).")
 
-    monkeypatch.setattr(ImageStore, "upsert", broken_upsert)
+    monkeypatch.setattr(SqliteStore, "upsert", broken_upsert)
     monkeypatch.setattr("coverctl.push.azure.delete_blob", unreachable)
     path = write(tmp_path, "rey.jpg", picture("JPEG"))
     code, out, _ = cli(capsys, "upload", str(path), "--character", "Rey", "--title", "X", "--json")

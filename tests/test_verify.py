@@ -11,7 +11,7 @@ from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.images import Use, combined_score, inspect_image
 from coverctl.models import Query
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.fakes.base import serve
 from tests.fakes.duckduckgo import FakeDuckDuckGo, image_result
 from tests.fakes.hardcover import COVER_HOST, VALID_TOKEN, FakeHardcover
@@ -65,7 +65,7 @@ def movies(make_harness: Callable[..., SourceHarness]) -> SourceHarness:
 
 
 def stored_row(harness: SourceHarness, character: str, title: str) -> dict[str, object]:
-    store = ImageStore(harness.settings.db_path)
+    store = SqliteStore(harness.settings.db_path)
     try:
         (row,) = store.find(character, title)
     finally:

@@ -13,7 +13,7 @@ from coverctl.images import Use, combined_score, inspect_image
 from coverctl.models import Query
 from coverctl.sources.websearch import extract_vqd, mentions, search_text
 from coverctl.store.cache import Cache
-from coverctl.store.db import ImageStore
+from coverctl.store.db import SqliteStore
 from tests.fakes.duckduckgo import RATE_LIMITED_PAGE, VQD, FakeDuckDuckGo, image_result
 from tests.fakes.images import (
     FakeImageHost,
@@ -95,7 +95,7 @@ def test_web_picture_scores_30_adjusted_by_its_quality_and_is_stored_with_its_ha
     info = sharp_info()
     assert result.candidate is not None
     assert result.candidate.quality_score == combined_score(30, info) != 30
-    store = ImageStore(web.settings.db_path)
+    store = SqliteStore(web.settings.db_path)
     try:
         (row,) = store.find("bruce wayne", "the dark knight")
     finally:

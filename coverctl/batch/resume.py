@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from coverctl.errors import UsageError
-from coverctl.store.progress import InputIdentity
+from coverctl.store.records import InputIdentity
 
 HEAD_BYTES = 64 * 1024
 

@@ -32,7 +32,8 @@ from coverctl.resolver import (
     picture_checks,
 )
 from coverctl.sources.base import GenerationCounter
-from coverctl.store.progress import FINISHED, INTERRUPTED, RUNNING, ProgressStore, run_lock
+from coverctl.store.interfaces import ProgressStore
+from coverctl.store.records import FINISHED, INTERRUPTED, RUNNING
 
 # Generations without --max-generations: unlimited, but counted.
 UNLIMITED = 1 << 62
@@ -135,11 +136,11 @@ class _BatchRun:
             self.settings, refresh=self.options.refresh, transport=transport, policy=policy
         )
         try:
-            progress = ProgressStore(resolver.store)
+            progress = resolver.store.progress
             identity = input_identity(self.path)
             run_id = run_id_for(identity, self.out_key, self.options.cast)
             self.summary.run_id = run_id
-            with run_lock(self.settings.home, run_id, self.options.out):
+            with progress.lock(run_id, self.options.out):
                 return await self._run_locked(resolver, progress, run_id, identity)
         finally:
             await close_resolver(resolver)

@@ -134,7 +134,7 @@ def _run(
     from coverctl.audit import run_audit, write_audit_report
     from coverctl.audit_fix import fix_findings
     from coverctl.locking import command_lock
-    from coverctl.store.db import ImageStore
+    from coverctl.store import open_store
 
     log = logging.getLogger("coverctl.audit")
     metrics = None
@@ -147,7 +147,7 @@ def _run(
         # Only --fix writes to the store; a read-only audit may overlap anything.
         lock = command_lock(settings, "audit") if fix else contextlib.nullcontext()
         with lock:
-            store = ImageStore(settings.db_path)
+            store = open_store(settings)
             try:
                 result = run_audit(store, options, settings)
                 log.info(

@@ -84,8 +84,7 @@ def _run(settings: Any, options: Any, metrics_file: Path | None, quiet: bool, as
     from coverctl.cli.common import stderr_console
     from coverctl.deadlinks import check_store
     from coverctl.locking import command_lock
-    from coverctl.store import open_cache
-    from coverctl.store.db import ImageStore
+    from coverctl.store import open_cache, open_store
 
     log = logging.getLogger("coverctl.deadlinks")
     metrics = None
@@ -96,7 +95,7 @@ def _run(settings: Any, options: Any, metrics_file: Path | None, quiet: bool, as
     err = stderr_console()
     try:
         with command_lock(settings, "dead-links"):
-            store = ImageStore(settings.db_path)
+            store = open_store(settings)
             cache = open_cache(settings) if options.prune else None
             bar = _ProgressBar(err) if (err.is_terminal and not quiet) else None
             try:

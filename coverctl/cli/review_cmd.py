@@ -108,10 +108,10 @@ def _load(settings, results, since, problems, limit):
     if results is not None:
         return cards_from_results(results), str(results)
     from coverctl.publish import parse_since
-    from coverctl.store.db import ImageStore
+    from coverctl.store import open_store
 
     moment = parse_since(since) if since else None
-    store = ImageStore(settings.db_path)
+    store = open_store(settings)
     try:
         if problems:
             label = "audit problems" + (f" since {since}" if since else "")

@@ -19,7 +19,7 @@ from coverctl.errors import ConfigError, ProviderError, UsageError
 from coverctl.models import Candidate, Query, Resolution
 from coverctl.names import normalize
 from coverctl.sources.base import CandidateLister, SourceAnswer
-from coverctl.store.decisions import PINNED, REJECTED, Decision
+from coverctl.store.records import PINNED, REJECTED, Decision
 
 if TYPE_CHECKING:
     from coverctl.curation.thumbnails import Thumbnail

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Iterable, Sequence
 
 from coverctl.models import Query
-from coverctl.store.decisions import Decision
+from coverctl.store.records import Decision
 
 YEAR_TOLERANCE = 1
 

@@ -30,8 +30,8 @@ from coverctl.constants import PINNED_FILES_SUBDIR, MediaType, QualityScore, Sou
 from coverctl.errors import ImageRejected, ServiceUnreachable, UsageError
 from coverctl.models import Candidate, Query, Resolution
 from coverctl.names import filename_key, normalize
-from coverctl.store.db import ImageRecord, ImageStore
-from coverctl.store.decisions import PINNED, REJECTED, Decision
+from coverctl.store.interfaces import ImageStore
+from coverctl.store.records import PINNED, REJECTED, Decision, ImageRecord
 
 if TYPE_CHECKING:
     from coverctl.config import Settings

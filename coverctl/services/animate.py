@@ -241,7 +241,7 @@ class Animator:
     ) -> AnimateResult:
         from coverctl.models import Query
         from coverctl.names import normalize
-        from coverctl.store.jobs import COMPLETED, JobStore
+        from coverctl.store.records import COMPLETED
 
         options = options.checked()
         ctx = resolver.context
@@ -272,7 +272,7 @@ class Animator:
             query.character_name, query.title, picture, options, estimate_text(options)
         )
         key = request_key(normalize(query.character_name), normalize(query.title), picture, options)
-        jobs = JobStore(ctx.store)
+        jobs = ctx.store.jobs
         earlier = None if new else jobs.latest(PROVIDER, key)
         if dry_run:
             result.dry_run = True

@@ -197,7 +197,7 @@ async def edit_picture(
     from coverctl.models import Query
     from coverctl.names import normalize
     from coverctl.sources.generate import store_generated
-    from coverctl.store.jobs import COMPLETED, JobStore
+    from coverctl.store.records import COMPLETED
 
     ctx = resolver.context
     settings = ctx.settings
@@ -263,7 +263,7 @@ async def edit_picture(
         ).encode("utf-8")
     ).hexdigest()
     job_id = hashlib.sha256(stored_url.encode("utf-8")).hexdigest()[:32]
-    jobs = JobStore(ctx.store)
+    jobs = ctx.store.jobs
     jobs.record(
         job_id=job_id,
         provider=PROVIDER,
@@ -315,7 +315,7 @@ def _record_as_stored_picture(ctx: SourceContext, query: Any, url: str, info: An
     """--replace: the edit becomes the character's stored AI picture (served by `resolve`)."""
     from coverctl.constants import QualityScore, Source
     from coverctl.names import normalize
-    from coverctl.store.db import ImageRecord
+    from coverctl.store.records import ImageRecord
 
     ctx.store.upsert(
         ImageRecord(

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from coverctl.http import HttpClient
     from coverctl.sources.tmdb import CastListing
     from coverctl.store.cache import CacheBackend
-    from coverctl.store.db import ImageStore
+    from coverctl.store.interfaces import ImageStore
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from coverctl.curation.rules import best_pin, work_key
 from coverctl.models import Candidate, Match, Query
 from coverctl.sources.base import SourceAnswer, SourceContext
 from coverctl.sources.local import local_image_url
-from coverctl.store.decisions import PINNED
+from coverctl.store.records import PINNED
 
 
 def pinned_url(stored: str, settings: Settings) -> str | None:

@@ -1,7 +1,10 @@
-"""Where coverctl keeps things: the image store, batch progress, and the cache.
+"""Where coverctl keeps things: the image store (with batch progress), and the cache.
 
-`open_cache(settings)` is the one place a cache is made: the disk cache under COVERCTL_HOME, or
-the Redis cache shared by every worker when COVERCTL_REDIS_URL is set.
+`open_store(settings)` is the one place a store is opened: the embedded SQLite file under
+COVERCTL_HOME by default, or the PostgreSQL database COVERCTL_DATABASE_URL names (shared by every
+worker on every host); both behind `interfaces.ImageStore`. `open_cache(settings)` is the one
+place a cache is made: the disk cache under COVERCTL_HOME, or the Redis cache shared by every
+worker when COVERCTL_REDIS_URL is set. Engines are imported lazily: `coverctl --help` loads none.
 """
 
 from __future__ import annotations
@@ -11,8 +14,27 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from coverctl.config import Settings
     from coverctl.store.cache import CacheBackend
+    from coverctl.store.interfaces import ImageStore
 
-__all__ = ["open_cache"]
+__all__ = ["DATABASE_URL_VAR", "open_cache", "open_store"]
+
+DATABASE_URL_VAR = "COVERCTL_DATABASE_URL"
+
+
+def open_store(settings: Settings) -> ImageStore:
+    """Open (creating and migrating as needed) the store `settings` point at.
+
+    Raises StoreError (exit 4) when it cannot be opened: a damaged or unwritable file, or a
+    PostgreSQL server that cannot be reached or refuses the login (the message names
+    COVERCTL_DATABASE_URL, never its password).
+    """
+    if settings.database_url:
+        from coverctl.store.postgres import PostgresStore
+
+        return PostgresStore.open(settings.database_url.reveal())
+    from coverctl.store.db import SqliteStore
+
+    return SqliteStore(settings.db_path)
 
 
 def open_cache(settings: Settings, *, refresh: bool = False) -> CacheBackend:

@@ -1,7 +1,10 @@
-"""The local `character_images` table (SQLite through sqlite-utils), versioned and migrated.
+"""The embedded store: `character_images` in SQLite (through sqlite-utils), versioned and migrated.
 
-WAL mode so a batch can commit rows while `audit` reads. Each schema change is one function in
-`MIGRATIONS`; `PRAGMA user_version` records how many ran, so older files upgrade in place.
+The default engine (no server; one file under COVERCTL_HOME). It implements
+`coverctl.store.interfaces.ImageStore`; `coverctl.store.open_store` picks it unless
+COVERCTL_DATABASE_URL names a PostgreSQL server. WAL mode so a batch can commit rows while
+`audit` reads. Each schema change is one function in `MIGRATIONS`; `PRAGMA user_version` records
+how many ran, so older files upgrade in place.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,28 @@ import sqlite_utils
 from coverctl.constants import Source
 from coverctl.errors import StoreError
 from coverctl.retrying import retry_context
-from coverctl.store.decisions import DecisionStore, migrate_decisions
+from coverctl.store.decisions import SqliteDecisionStore, migrate_decisions
+from coverctl.store.jobs import SqliteJobStore
+from coverctl.store.progress import SqliteProgressStore
+from coverctl.store.records import (
+    LOCAL_FILE_SQL,
+    TABLE,
+    UPSERT_KEY,
+    AuditScanRow,
+    ImageRecord,
+    utc_now,
+)
 
-TABLE = "character_images"
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "TABLE",
+    "AuditScanRow",
+    "ImageRecord",
+    "SqliteStore",
+    "upsert_statement",
+    "utc_now",
+]
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -158,7 +175,6 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     migrate_decisions,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-_UPSERT_KEY = frozenset({"character_key", "title_key", "source"})
 
 
 WAL_SWITCH_WAIT = 0.05  # seconds between tries while another process switches the same file
@@ -183,33 +199,12 @@ def _locked(exc: Exception) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
-@dataclass(frozen=True)
-class ImageRecord:
-    """What the resolver stores for one (character, title, source)."""
-
-    character_name: str
-    movie_title: str
-    character_key: str
-    title_key: str
-    image_url: str
-    source: str
-    quality_score: int
-    external_character_id: str | None = None
-    person_name: str | None = None
-    matched_character: str | None = None
-    media_type: str | None = None
-    year: int | None = None
-    image_hash: str | None = None
-    image_width: int | None = None
-    image_height: int | None = None
-
-
 def upsert_statement(record: ImageRecord) -> tuple[str, list[Any]]:
     """The one statement that inserts or updates the row for (character, title, source)."""
     now = utc_now()
     values = dict(record.__dict__)
     columns = [*values, "id", "created_at", "updated_at"]
-    updates = [f"{c} = excluded.{c}" for c in values if c not in _UPSERT_KEY]
+    updates = [f"{c} = excluded.{c}" for c in values if c not in UPSERT_KEY]
     # One statement, so two processes writing the same key cannot collide. SET expressions
     # see the old row: a new picture clears the old link check, which says nothing about it.
     sql = (
@@ -226,8 +221,10 @@ def upsert_statement(record: ImageRecord) -> tuple[str, list[Any]]:
     return sql, [*values.values(), str(uuid.uuid4()), now, now]
 
 
-class ImageStore:
+class SqliteStore:
     """The SQLite store. One instance per process; safe to share across asyncio tasks."""
+
+    shared = False  # one file on one host: other hosts never see it
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -244,6 +241,10 @@ class ImageStore:
                 f"Cannot open the store {path}: {exc}. Check COVERCTL_HOME points to a writable "
                 "directory, or move the damaged file away to start afresh."
             ) from None
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     @property
     def schema_version(self) -> int:
@@ -290,9 +291,20 @@ class ImageStore:
         return str(row[0])
 
     @property
-    def decisions(self) -> DecisionStore:
+    def decisions(self) -> SqliteDecisionStore:
         """Curators' pins and rejections (coverctl/store/decisions.py), on this connection."""
-        return DecisionStore(self.db)
+        return SqliteDecisionStore(self.db)
+
+    @property
+    def progress(self) -> SqliteProgressStore:
+        """Batch progress (coverctl/store/progress.py), on this connection; its run locks are
+        files beside the database (COVERCTL_HOME/locks)."""
+        return SqliteProgressStore(self.db.conn, self.path.parent)
+
+    @property
+    def jobs(self) -> SqliteJobStore:
+        """Billed service jobs (coverctl/store/jobs.py), on this connection."""
+        return SqliteJobStore(self.db.conn)
 
     def pinned_row_ids(self, row_ids: Sequence[str]) -> set[str]:
         """Which of `row_ids` are pinned rows (maintenance commands never delete those)."""
@@ -321,16 +333,13 @@ class ImageStore:
         rows = list(self.db.query(f"SELECT * FROM {TABLE} WHERE id=?", [row_id]))
         return rows[0] if rows else None
 
-    def iter_rows(
-        self,
-        where: str | None = None,
-        params: Sequence[Any] = (),
-        order_by: str = "updated_at",
+    def _iter_rows(
+        self, where: str | None = None, params: Sequence[Any] = ()
     ) -> Iterator[dict[str, Any]]:
         sql = f"SELECT * FROM {TABLE}"
         if where:
             sql += f" WHERE {where}"
-        sql += f" ORDER BY {order_by}"
+        sql += " ORDER BY updated_at"
         yield from self.db.query(sql, list(params))
 
     def recent(self, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
@@ -348,9 +357,8 @@ class ImageStore:
             params.append(limit)
         return list(self.db.query(sql, params))
 
-    def count(self, where: str | None = None, params: Sequence[Any] = ()) -> int:
-        sql = f"SELECT count(*) FROM {TABLE}" + (f" WHERE {where}" if where else "")
-        return int(self.db.execute(sql, list(params)).fetchone()[0])
+    def count(self) -> int:
+        return int(self.db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
 
     def update_fields(self, row_id: str, fields: dict[str, Any]) -> None:
         with self.db.conn:
@@ -461,43 +469,22 @@ class ImageStore:
     def rows_changed_since(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Every row, or those updated at or after `since`, oldest change first."""
         if since is None:
-            yield from self.iter_rows()
+            yield from self._iter_rows()
             return
         # julianday() compares instants, whatever offset or precision a timestamp was written with.
-        yield from self.iter_rows(
+        yield from self._iter_rows(
             "julianday(updated_at) >= julianday(?)",
             [since.astimezone(UTC).isoformat(timespec="microseconds")],
         )
 
 
-@dataclass(frozen=True)
-class AuditScanRow:
-    """The columns `audit` judges every row by."""
-
-    id: str
-    source: str
-    quality_score: int | None
-    image_url: str
-    last_checked: str | None
-    last_status: str | None
-
-
 _ID_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
 _SEP = "\x1f"  # unit separator: never in a name or an id
 _FIELD = "\x1e"
-# Sources whose rows may point at local files (override files, AI pictures kept on disk, files
-# a curator pinned).
-_LOCAL_FILE_SOURCES = (Source.CHARACTER_SPECIFIC, Source.AI_GENERATED, Source.PINNED)
-# A local file is an absolute path; backend-relative paths ("/image/…", "/api/image-no-auth/…")
-# are served by the backend, so they are links, not files.
-_LOCAL_FILE_SQL = (
-    f"source IN ({', '.join(repr(s) for s in _LOCAL_FILE_SOURCES)}) AND image_url LIKE '/%'"
-    " AND image_url NOT LIKE '/image/%' AND image_url NOT LIKE '/api/image-no-auth/%'"
-)
 
 
 def _link_filter(*, local: bool, checked_before: str | None) -> tuple[str, list[Any]]:
-    kind = _LOCAL_FILE_SQL if local else f"NOT ({_LOCAL_FILE_SQL})"
+    kind = LOCAL_FILE_SQL if local else f"NOT ({LOCAL_FILE_SQL})"
     if checked_before is None:
         return kind, []
     return f"(last_checked IS NULL OR last_checked < ?) AND {kind}", [checked_before]

@@ -14,19 +14,24 @@ it); a rejection deletes, in the same transaction, the rows the caller found ser
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import sqlite_utils
 
-if TYPE_CHECKING:
-    from coverctl.store.db import ImageRecord
+from coverctl.store.records import (
+    PINNED,
+    REJECTED,
+    TABLE,
+    Decision,
+    ImageRecord,
+    decision_from_row,
+    fresh_decision,
+)
+
+__all__ = ["DECISIONS_TABLE", "PINNED", "REJECTED", "Decision", "SqliteDecisionStore"]
 
 DECISIONS_TABLE: Final = "image_decisions"
-PINNED: Final = "pinned"
-REJECTED: Final = "rejected"
 
 
 def migrate_decisions(db: sqlite_utils.Database) -> None:
@@ -62,48 +67,13 @@ def migrate_decisions(db: sqlite_utils.Database) -> None:
     )
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One pin or rejection, as stored."""
-
-    kind: str  # PINNED | REJECTED
-    character_name: str
-    movie_title: str
-    character_key: str
-    title_key: str
-    image_url: str
-    year: int | None = None
-    media_type: str | None = None
-    image_hash: str | None = None  # perceptual hash (16 hex digits) when the picture was fetched
-    image_width: int | None = None
-    image_height: int | None = None
-    origin: str | None = None  # where the picture came from: a source name, "url" or "file"
-    person_name: str | None = None
-    matched_character: str | None = None
-    external_id: str | None = None
-    decided_by: str | None = None
-    decided_at: str = ""
-    note: str | None = None
-    id: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-_COLUMNS: Final = tuple(f.name for f in fields(Decision))
-
-
-def _decision(row: dict[str, Any]) -> Decision:
-    return Decision(**{name: row[name] for name in _COLUMNS})
-
-
 def _same_scope_sql() -> str:
     # NULL year / media type is a scope of its own ("any"): `IS` compares NULLs as equal.
     return "character_key = ? AND title_key = ? AND year IS ? AND media_type IS ?"
 
 
-class DecisionStore:
-    """Reads and writes decisions on the store's connection (see ImageStore.decisions)."""
+class SqliteDecisionStore:
+    """Reads and writes decisions on the SQLite store's connection (SqliteStore.decisions)."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
@@ -121,7 +91,7 @@ class DecisionStore:
         # Read on every resolution (mostly finding nothing): a plain cursor, not db.query().
         cursor = self.db.conn.execute(sql, params)
         names = [column[0] for column in cursor.description]
-        return [_decision(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+        return [decision_from_row(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
     def all(self, kind: str | None = None) -> Iterator[Decision]:
         sql = f"SELECT * FROM {DECISIONS_TABLE}"
@@ -131,7 +101,7 @@ class DecisionStore:
             params.append(kind)
         sql += " ORDER BY decided_at, rowid"
         for row in self.db.query(sql, params):
-            yield _decision(row)
+            yield decision_from_row(row)
 
     def count(self, kind: str | None = None) -> int:
         sql = f"SELECT count(*) FROM {DECISIONS_TABLE}" + (" WHERE kind = ?" if kind else "")
@@ -145,7 +115,7 @@ class DecisionStore:
         """
         from coverctl.store.db import upsert_statement
 
-        stored = _fresh(decision, PINNED)
+        stored = fresh_decision(decision, PINNED)
         scope = [decision.character_key, decision.title_key, decision.year, decision.media_type]
         with self.db.conn:
             conn = self.db.conn
@@ -166,7 +136,7 @@ class DecisionStore:
     def unpin(self, ids: Sequence[str], row: ImageRecord | None) -> None:
         """Delete the pins `ids`; then write `row` as the work's pinned row (another pin still
         applies) or, with None, delete the work's pinned row. One transaction."""
-        from coverctl.store.db import TABLE, upsert_statement
+        from coverctl.store.db import upsert_statement
 
         if not ids:
             return
@@ -196,9 +166,7 @@ class DecisionStore:
         """Record `decision` (kind REJECTED), replacing a rejection of the same picture in the
         same scope, and delete the `character_images` rows `drop_rows` (the rows the caller found
         serving that picture; pinned rows are never deleted here). One transaction."""
-        from coverctl.store.db import TABLE
-
-        stored = _fresh(decision, REJECTED)
+        stored = fresh_decision(decision, REJECTED)
         scope = [decision.character_key, decision.title_key, decision.year, decision.media_type]
         with self.db.conn:
             conn = self.db.conn
@@ -222,19 +190,6 @@ class DecisionStore:
                 list(ids),
             )
         return int(cursor.rowcount)
-
-
-def _fresh(decision: Decision, kind: str) -> Decision:
-    from dataclasses import replace
-
-    from coverctl.store.db import utc_now
-
-    return replace(
-        decision,
-        kind=kind,
-        id=decision.id or str(uuid.uuid4()),
-        decided_at=decision.decided_at or utc_now(),
-    )
 
 
 def _insert(conn: Any, decision: Decision) -> None:

@@ -9,37 +9,25 @@ reported, and only a failed one (or `--new`) starts another.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import sqlite3
 from typing import Any
 
-from coverctl.store.db import ImageStore, utc_now
+from coverctl.store.records import (
+    COMPLETED,
+    FAILED,
+    RUNNING_STATES,
+    JobRecord,
+    utc_now,
+)
 
-RUNNING_STATES = frozenset({"queued", "dreaming"})
-COMPLETED = "completed"
-FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    job_id: str
-    provider: str
-    request_key: str
-    character_name: str
-    movie_title: str
-    picture_url: str
-    options: dict[str, Any]
-    state: str
-    failure_reason: str | None
-    result_url: str | None
-    created_at: str
-    updated_at: str
+__all__ = ["COMPLETED", "FAILED", "RUNNING_STATES", "JobRecord", "SqliteJobStore"]
 
 
-class JobStore:
-    """The `service_jobs` table, on the store's connection."""
+class SqliteJobStore:
+    """The `service_jobs` table, on the SQLite store's connection."""
 
-    def __init__(self, store: ImageStore) -> None:
-        self._conn = store.db.conn
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
 
     def latest(self, provider: str, request_key: str) -> JobRecord | None:
         """The most recent job for this request that has not failed, or None."""

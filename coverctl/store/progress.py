@@ -9,44 +9,34 @@ output or written again from here, and no provider is asked again for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from coverctl.errors import StoreError
-from coverctl.store.db import ImageStore, utc_now
+from coverctl.store.records import (
+    FINISHED,
+    INTERRUPTED,
+    RUNNING,
+    InputIdentity,
+    RunRecord,
+    utc_now,
+)
 
-RUNNING = "running"
-INTERRUPTED = "interrupted"
-FINISHED = "finished"
-
-
-@dataclass(frozen=True)
-class InputIdentity:
-    """What makes two runs read the same input: path, size, mtime and a hash of the head."""
-
-    path: str  # absolute
-    size: int
-    mtime_ns: int
-    head_sha256: str
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    run_id: str
-    identity: InputIdentity
-    out_path: str  # absolute path, or "-" for stdout
-    out_format: str
-    options: dict[str, Any]
-    status: str
-    summary: dict[str, Any] | None
-    started_at: str
-    updated_at: str
-    finished_at: str | None
+__all__ = [
+    "FINISHED",
+    "INTERRUPTED",
+    "RUNNING",
+    "InputIdentity",
+    "RunRecord",
+    "SqliteProgressStore",
+    "file_run_lock",
+    "run_lock_names",
+]
 
 
 def _record(row: Any) -> RunRecord:
@@ -66,11 +56,16 @@ def _record(row: Any) -> RunRecord:
     )
 
 
-class ProgressStore:
-    """Runs and their finished rows, in the store's database (same connection, same thread)."""
+class SqliteProgressStore:
+    """Runs and their finished rows, in the SQLite store's database (same connection, same
+    thread); run locks are files under `home`/locks."""
 
-    def __init__(self, store: ImageStore) -> None:
-        self._conn = store.db.conn
+    def __init__(self, conn: sqlite3.Connection, home: Path) -> None:
+        self._conn = conn
+        self._home = home
+
+    def lock(self, run_id: str, out: Path | None = None) -> contextlib.AbstractContextManager[None]:
+        return file_run_lock(self._home, run_id, out)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         cursor = self._conn.execute(sql, list(params))
@@ -178,35 +173,42 @@ class ProgressStore:
             yield int(row), json.loads(results_json)
 
 
+def run_lock_names(run_id: str, out: Path | None) -> list[str]:
+    """The locks a run holds: its own, and its output file's (named by the absolute path)."""
+    import hashlib
+
+    names = [f"batch-{run_id}"]
+    if out is not None:
+        digest = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+        names.append(f"batch-out-{digest}")
+    return names
+
+
+RUN_IN_PROGRESS = (
+    "another coverctl batch is writing this output right now; wait for it to finish or stop it "
+    "first (this run did nothing)."
+)
+
+
 @contextmanager
-def run_lock(home: Path, run_id: str, out: Path | None = None) -> Iterator[None]:
+def file_run_lock(home: Path, run_id: str, out: Path | None = None) -> Iterator[None]:
     """Hold the run's lock, and its output file's: two processes never write the same run, nor
     the same output file (even from different inputs), at once.
 
     OS file locks (flock), so they die with their process: `kill -9` leaves nothing stale.
     """
-    import contextlib
-    import hashlib
-
     from filelock import FileLock, Timeout
 
     from coverctl.locking import RunInProgress
 
     directory = home / "locks"
     directory.mkdir(parents=True, exist_ok=True)
-    names = [f"batch-{run_id}"]
-    if out is not None:
-        digest = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
-        names.append(f"batch-out-{digest}")
     with contextlib.ExitStack() as held:
-        for name in names:
+        for name in run_lock_names(run_id, out):
             lock = FileLock(str(directory / f"{name}.lock"), timeout=0)
             try:
                 lock.acquire()
             except Timeout:
-                raise RunInProgress(
-                    "another coverctl batch is writing this output right now; wait for it to "
-                    "finish or stop it first (this run did nothing)."
-                ) from None
+                raise RunInProgress(RUN_IN_PROGRESS) from None
             held.callback(lock.release)
         yield

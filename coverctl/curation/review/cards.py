@@ -15,7 +15,7 @@ from coverctl.models import Query, Resolution
 
 if TYPE_CHECKING:
     from coverctl.config import Settings
-    from coverctl.store.db import ImageStore
+    from coverctl.store.interfaces import ImageStore
 
 NOT_FOUND = "not_found"
 ERROR = "error"
@@ -221,7 +221,7 @@ def apply_decisions(cards: list[ReviewCard], store: ImageStore, settings: Settin
     from coverctl.curation.rules import applicable, best_pin, rejection_of
     from coverctl.names import normalize
     from coverctl.sources.pinned import pinned_url
-    from coverctl.store.decisions import PINNED, REJECTED
+    from coverctl.store.records import PINNED, REJECTED
 
     for card in cards:
         if not card.query.character_name or not card.query.title:
