@@ -144,6 +144,11 @@ class AddressRefused(CoverctlError):
 
 
 class StoreError(CoverctlError):
-    """The local SQLite store cannot be opened or written."""
+    """The store (the SQLite file, or PostgreSQL) cannot be opened or written."""
 
     exit_code = ExitCode.CONFIG
+
+
+class StoreUnavailable(StoreError):
+    """The shared store's server cannot be reached, or the connection to it was lost: what was
+    committed stays committed, and the run can continue once the server is back."""
