@@ -74,7 +74,7 @@ def test_create_table_creates_the_schema_and_can_run_again(pg_dsn: str) -> None:
                 "WHERE table_name = 'character_images'"
             ).fetchall()
         )
-    assert set(columns) == set(PUSH_COLUMNS)
+    assert set(columns) == {"id", *PUSH_COLUMNS}
     assert columns["external_character_id"] == "YES"
     assert all(columns[c] == "NO" for c in PUSH_COLUMNS if c != "external_character_id")
     assert types["id"] == "uuid"
@@ -111,9 +111,9 @@ def test_pushing_the_same_rows_twice_keeps_one_row_per_key(pg_dsn: str) -> None:
     assert len(stored) == 30
     keys = {(r["character_name"], r["movie_title"], r["source"]) for r in stored}
     assert len(keys) == 30
-    by_id = {str(r["id"]): r for r in stored}
+    by_key = {(r["character_name"], r["movie_title"], r["source"]): r for r in stored}
     for row in rows:
-        saved = by_id[row["id"]]
+        saved = by_key[(row["character_name"], row["movie_title"], row["source"])]
         assert saved["image_url"] == row["image_url"]
         assert saved["quality_score"] == row["quality_score"]
         assert saved["external_character_id"] == row["external_character_id"]
@@ -124,6 +124,7 @@ def test_pushing_the_same_rows_twice_keeps_one_row_per_key(pg_dsn: str) -> None:
 def test_changed_rows_are_updated_but_keep_their_first_id_and_created_at(pg_dsn: str) -> None:
     original = make_row(1, quality_score=50)
     push_rows(pg_dsn, [original, make_row(2)], create_table=True)
+    first_id = next(r["id"] for r in fetch_all(pg_dsn) if r["character_name"] == "Character 1")
 
     changed = make_row(
         1,
@@ -140,7 +141,7 @@ def test_changed_rows_are_updated_but_keep_their_first_id_and_created_at(pg_dsn:
     stored = [r for r in fetch_all(pg_dsn) if r["character_name"] == "Character 1"]
     assert len(stored) == 1
     row = stored[0]
-    assert str(row["id"]) == original["id"]
+    assert row["id"] == first_id
     assert row["created_at"] == datetime(2026, 11, 27, 8, tzinfo=UTC)
     assert row["updated_at"] == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
     assert row["quality_score"] == 95

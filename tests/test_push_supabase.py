@@ -25,6 +25,7 @@ from coverctl.errors import (
     InputRowError,
     ServiceUnreachable,
 )
+from coverctl.push.rows import CONFLICT_COLUMNS as CONFLICT
 from coverctl.push.rows import PUSH_COLUMNS, to_push_row
 from coverctl.push.supabase import (
     BACKOFF_INITIAL,
@@ -144,8 +145,8 @@ def test_rows_are_sent_in_batches_each_row_once(fake: FakePostgREST, client: htt
 
     assert fake.batch_sizes == [500, 500, 201]
     assert (report.rows_sent, report.batches, report.retries) == (1201, 3, 0)
-    sent_ids = [row["id"] for r in fake.requests for row in json.loads(r.content)]
-    assert len(sent_ids) == len(set(sent_ids)) == 1201
+    sent = [tuple(row[c] for c in CONFLICT) for r in fake.requests for row in json.loads(r.content)]
+    assert len(sent) == len(set(sent)) == 1201
     assert len(fake.rows) == 1201
     stored = fake.rows[("Character 7", "Movie 7", SOURCES[7 % 6])]
     assert stored == {c: to_push_row(make_row(7))[c] for c in PUSH_COLUMNS}
@@ -402,7 +403,7 @@ def test_to_push_row_keeps_and_normalises_the_push_columns() -> None:
     row = to_push_row(
         make_row(
             3,
-            id="8B2F8C3E-0D7A-4A53-9A77-2F1F5E0D1A01",
+            id="8B2F8C3E-0D7A-4A53-9A77-2F1F5E0D1A01",  # the store's: never pushed
             character_name="  Batman ",
             external_character_id=42,
             quality_score=70.0,
@@ -410,8 +411,7 @@ def test_to_push_row_keeps_and_normalises_the_push_columns() -> None:
             updated_at="2026-11-27T09:00:00",
         )
     )
-    assert tuple(row) == PUSH_COLUMNS
-    assert row["id"] == "8b2f8c3e-0d7a-4a53-9a77-2f1f5e0d1a01"
+    assert tuple(row) == PUSH_COLUMNS and "id" not in row
     assert row["character_name"] == "Batman"
     assert row["external_character_id"] == "42"
     assert row["quality_score"] == 70 and isinstance(row["quality_score"], int)
@@ -419,11 +419,14 @@ def test_to_push_row_keeps_and_normalises_the_push_columns() -> None:
     assert row["updated_at"] == "2026-11-27T09:00:00+00:00"
 
 
-def test_to_push_row_fills_a_missing_id_and_timestamps() -> None:
+def test_to_push_row_fills_missing_timestamps_and_never_an_id() -> None:
     base = {k: v for k, v in make_row(1).items() if k not in {"id", "created_at", "updated_at"}}
     row = to_push_row(base)
-    assert uuid.UUID(row["id"]).version == 4
+    assert "id" not in row
     assert row["created_at"].endswith("+00:00") and row["updated_at"].endswith("+00:00")
+    # Whatever id the store gave its row (a uuid, a bigint, a natural key): not sent.
+    for store_id in ("12345", "key:WyJhIiwiYiIsInRtZGIiXQ==", "not-a-uuid"):
+        assert "id" not in to_push_row({**base, "id": store_id})
 
 
 @pytest.mark.parametrize(
@@ -434,7 +437,6 @@ def test_to_push_row_fills_a_missing_id_and_timestamps() -> None:
         ({"quality_score": None}, "quality_score"),
         ({"character_name": ""}, "character_name"),
         ({"image_url": None}, "image_url"),
-        ({"id": "not-a-uuid"}, "id"),
         ({"created_at": "yesterday"}, "created_at"),
     ],
 )

@@ -16,15 +16,10 @@ from coverctl.errors import StoreError, StoreUnavailable
 from coverctl.store import pgschema
 from coverctl.store.postgres import PostgresStore
 from coverctl.store.records import PINNED, REJECTED, Decision, ImageRecord
+from tests.pg_tables import ID_VARIANTS, existing_table
 from tests.services import PostgresService, free_port
 
 pytestmark = pytest.mark.postgres
-
-ID_VARIANTS = {
-    "uuid": "id UUID PRIMARY KEY DEFAULT gen_random_uuid(),",
-    "bigint identity": "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,",
-    "no id": "",
-}
 
 
 def record(name: str, **changes: object) -> ImageRecord:
@@ -39,33 +34,6 @@ def record(name: str, **changes: object) -> ImageRecord:
     )
     base.update(changes)
     return ImageRecord(**base)  # type: ignore[arg-type]
-
-
-def existing_table(dsn: str, id_column: str) -> None:
-    """A `character_images` made before coverctl came: the SQL file's columns, this id."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            f"""
-            CREATE TABLE character_images (
-                {id_column}
-                character_name TEXT NOT NULL,
-                movie_title TEXT NOT NULL,
-                image_url TEXT NOT NULL,
-                source TEXT NOT NULL,
-                external_character_id TEXT,
-                quality_score INTEGER NOT NULL,
-                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-                updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-                UNIQUE (character_name, movie_title, source)
-            )
-            """.encode()
-        )
-        # A row the application wrote itself: none of coverctl's columns.
-        conn.execute(
-            "INSERT INTO character_images (character_name, movie_title, image_url, source, "
-            "quality_score) VALUES ('Alfred Pennyworth', 'The Dark Knight', "
-            "'https://img.example/app-alfred.jpg', 'tmdb', 45)"
-        )
 
 
 @pytest.fixture
@@ -163,7 +131,7 @@ def test_the_sql_file_table_gets_coverctls_columns_and_keeps_its_own(pg_dsn: str
 
 @pytest.mark.parametrize("variant", ID_VARIANTS)
 def test_the_store_works_whatever_the_tables_id(pg_dsn: str, variant: str) -> None:
-    existing_table(pg_dsn, ID_VARIANTS[variant])
+    existing_table(pg_dsn, variant)
     store = PostgresStore.open(pg_dsn)
     try:
         # The application's row got coverctl's keys when the store opened: found, and adopted

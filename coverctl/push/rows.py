@@ -1,14 +1,18 @@
 """The row shape every push target receives, and what the targets report back.
 
-Rows come from the local store as dicts. `to_push_row` keeps exactly `PUSH_COLUMNS`, checks and
-normalises the values, and fills what a hand-made row may lack (a fresh uuid, the current time), so
-that every row of a batch has the same keys (PostgREST refuses a bulk insert whose objects differ).
+Rows come from the store as dicts. `to_push_row` keeps exactly `PUSH_COLUMNS`, checks and
+normalises the values, and fills what a hand-made row may lack (the current time), so that every
+row of a batch has the same keys (PostgREST refuses a bulk insert whose objects differ).
+
+`id` is never pushed: upserts go by the natural key (character name, title, source), and the
+target's id is its own. A target's `id` may be a uuid with a default (sql/character_images.sql),
+a bigint identity (older Supabase tables: a uuid sent there is refused with 22P02) or absent
+(the design's table: PostgREST refuses an unknown column with PGRST204).
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +24,6 @@ from coverctl.errors import InputRowError
 TABLE_NAME = "character_images"
 
 PUSH_COLUMNS: tuple[str, ...] = (
-    "id",
     "character_name",
     "movie_title",
     "image_url",
@@ -34,7 +37,7 @@ PUSH_COLUMNS: tuple[str, ...] = (
 # The unique key of the table: the conflict target of every upsert.
 CONFLICT_COLUMNS: tuple[str, ...] = ("character_name", "movie_title", "source")
 
-# Columns an upsert overwrites on conflict; `id` and `created_at` keep their first value.
+# Columns an upsert overwrites on conflict; the target's `id` and `created_at` keep their value.
 UPDATE_COLUMNS: tuple[str, ...] = (
     "image_url",
     "external_character_id",
@@ -112,15 +115,6 @@ def to_push_row(row: Mapping[str, Any]) -> dict[str, Any]:
     if external is not None and not isinstance(external, str | int):
         raise fail(f"external_character_id must be a string or null, got {external!r}")
     out["external_character_id"] = None if external in (None, "") else str(external)
-
-    raw_id = row.get("id")
-    if raw_id in (None, ""):
-        out["id"] = str(uuid.uuid4())
-    else:
-        try:
-            out["id"] = str(uuid.UUID(str(raw_id)))
-        except ValueError:
-            raise fail(f"id must be a UUID, got {raw_id!r}") from None
 
     now = datetime.now(UTC).isoformat()
     for name in ("created_at", "updated_at"):

@@ -7,8 +7,9 @@ upsert is idempotent, so repeating a batch whose reply was lost is safe. The key
 `apikey` and `Authorization` and nowhere else: no message quotes it, and server text is scrubbed
 of it before it is shown.
 
-PostgREST's merge-duplicates overwrites every column it is sent, `id` and `created_at` included,
-with the local row's values (the local store keeps them stable for a row).
+PostgREST's merge-duplicates overwrites every column it is sent, `created_at` included, with the
+local row's values (the store keeps it stable for a row). `id` is never sent (push/rows.py): the
+table's own id, a uuid, a bigint identity or none, is left alone.
 """
 
 from __future__ import annotations
