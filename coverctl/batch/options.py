@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coverctl.batch.shard import Shard
 from coverctl.constants import PictureChecks
 from coverctl.errors import UsageError
 
@@ -39,6 +40,7 @@ class BatchOptions:
     force: bool = False
     cast: int | None = None  # turn title-only rows into their top N billed characters
     rates: dict[str, float] = field(default_factory=dict)  # per-provider overrides (req/s)
+    shard: Shard | None = None  # only the rows of this shard (batch/shard.py)
 
     @property
     def reorder_window(self) -> int:

@@ -56,7 +56,9 @@ class NoNetworkTransport(httpx.AsyncBaseTransport):
 
 @dataclass
 class BatchPlan:
-    input_rows: int = 0
+    input_rows: int = 0  # the rows this run would process (with --shard: the shard's)
+    all_input_rows: int = 0  # every row of the file
+    shard: str | None = None  # "K/N" with --shard
     valid_rows: int = 0
     error_rows: int = 0
     errors: list[str] = field(default_factory=list)  # the first few
@@ -92,6 +94,8 @@ class BatchPlan:
     def to_json(self) -> dict[str, Any]:
         return {
             "dry_run": True,
+            "shard": self.shard,
+            "all_input_rows": self.all_input_rows,
             "input_rows": self.input_rows,
             "valid_rows": self.valid_rows,
             "error_rows": self.error_rows,
@@ -139,6 +143,8 @@ async def _plan(
     resolver = open_resolver(settings, refresh=options.refresh, transport=transport)
     checks = picture_checks(options.verify)
     plan = BatchPlan(rates=dict(settings.rates), picture_checks=checks.value)
+    shard = options.shard
+    plan.shard = str(shard) if shard else None
     resolve_options = ResolveOptions(
         refresh=options.refresh,
         network=options.network,
@@ -151,6 +157,9 @@ async def _plan(
     generations = 0
     try:
         for row in stream:
+            plan.all_input_rows += 1
+            if shard is not None and not shard.holds(row):
+                continue  # another shard's row
             plan.input_rows += 1
             if row.query is None and options.cast and row.title_only is not None:
                 plan.valid_rows += 1

@@ -39,20 +39,44 @@ def input_identity(path: Path) -> InputIdentity:
     return InputIdentity(str(absolute), stat.st_size, stat.st_mtime_ns, head)
 
 
-def run_id_for(identity: InputIdentity, out_key: str, cast: int | None) -> str:
-    """A run is one input file (as it is now) processed into one output with one --cast.
+def content_sha256(path: Path) -> str:
+    """The SHA-256 of the whole file (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_id_for(
+    identity: InputIdentity,
+    out_key: str,
+    cast: int | None,
+    shard: str | None = None,
+    content: str | None = None,
+) -> str:
+    """A run is one input file (as it is now) processed into one output with one --cast (and
+    one --shard: each shard of a file is a run of its own).
 
     Any change to the input (size, mtime, first 64 KiB) makes it a different run: its row
-    numbers may no longer mean the same rows.
+    numbers may no longer mean the same rows. With `content` (the SHA-256 of the whole file, used
+    when the store is shared by several hosts) the run is named by the file's content and its
+    output path instead of the input's path and mtime, which differ when another host reads
+    its own copy of the same file: that host finds the run and resumes it.
     """
-    parts = [
-        identity.path,
-        identity.size,
-        identity.mtime_ns,
-        identity.head_sha256,
-        out_key,
-        cast,
-    ]
+    if content is not None:
+        parts: list[object] = ["content", identity.size, content, out_key, cast, shard]
+    else:
+        parts = [
+            identity.path,
+            identity.size,
+            identity.mtime_ns,
+            identity.head_sha256,
+            out_key,
+            cast,
+        ]
+        if shard is not None:
+            parts.append(shard)
     return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()[:32]
 
 

@@ -7,21 +7,28 @@ them to the output and flush. See `resume.py` for how a run continues after a cr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 from coverctl.batch.engine import BatchEngine, Results
 from coverctl.batch.options import DEFAULT_CONCURRENCY, BatchOptions
-from coverctl.batch.resume import RowSet, input_identity, run_id_for, scan_output
+from coverctl.batch.resume import (
+    RowSet,
+    content_sha256,
+    input_identity,
+    run_id_for,
+    scan_output,
+)
 from coverctl.batch.summary import BatchSummary
 from coverctl.config import Settings
 from coverctl.constants import PictureChecks
-from coverctl.errors import CoverctlError, UsageError
-from coverctl.inputs import RowStream
+from coverctl.errors import CoverctlError, StoreError, UsageError
+from coverctl.inputs import InputRow, RowStream
 from coverctl.output import CAST_COLUMNS, ResultWriter
 from coverctl.resolver import (
     GenerationBudget,
@@ -64,6 +71,8 @@ def resume_command(path: Path, options: BatchOptions) -> str:
         parts.append("--unordered")
     if options.cast is not None:
         parts += ["--cast", str(options.cast)]
+    if options.shard is not None:
+        parts += ["--shard", str(options.shard)]
     checks = picture_checks(options.verify)
     if checks is not PictureChecks.DEFAULT:
         parts.append("--verify" if checks is PictureChecks.ALL else "--no-verify")
@@ -125,7 +134,9 @@ class _BatchRun:
         self.observer = observer
         self.on_engine = on_engine
         self.out_key = str(options.out.resolve()) if options.out is not None else "-"
-        self.summary = BatchSummary(out=self.out_key)
+        self.summary = BatchSummary(
+            out=self.out_key, shard=str(options.shard) if options.shard else None
+        )
         self.budget: GenerationBudget | None = None
         if options.generate:
             limit = options.max_generations
@@ -138,7 +149,10 @@ class _BatchRun:
         try:
             progress = resolver.store.progress
             identity = input_identity(self.path)
-            run_id = run_id_for(identity, self.out_key, self.options.cast)
+            # A shared store names runs by content, so another host's copy finds this run.
+            content = content_sha256(self.path) if resolver.store.shared else None
+            shard = str(self.options.shard) if self.options.shard else None
+            run_id = run_id_for(identity, self.out_key, self.options.cast, shard, content)
             self.summary.run_id = run_id
             with progress.lock(run_id, self.options.out):
                 return await self._run_locked(resolver, progress, run_id, identity)
@@ -189,9 +203,10 @@ class _BatchRun:
         completed = False
         remove_handlers = _stop_on_signals(engine)
         try:
-            completed = await engine.run(self.stream, skip=done.__contains__)
+            completed = await engine.run(self._rows(), skip=done.__contains__)
         except CoverctlError as exc:
-            progress.set_status(run_id, INTERRUPTED)
+            with contextlib.suppress(StoreError):  # the store itself may be what went away
+                progress.set_status(run_id, INTERRUPTED)
             command = resume_command(self.path, options)
             exc.message += f"\nProgress is saved; after fixing this, resume with:\n  {command}"
             raise
@@ -214,6 +229,13 @@ class _BatchRun:
             summary.resume_command = resume_command(self.path, options)
             progress.set_status(run_id, INTERRUPTED, summary.to_json())
         return summary
+
+    def _rows(self) -> Iterable[InputRow]:
+        """The input rows this run processes: every row, or its shard's."""
+        shard = self.options.shard
+        if shard is None:
+            return self.stream
+        return (row for row in self.stream if shard.holds(row))
 
     def _prepare(
         self, progress: ProgressStore, run_id: str, identity: Any
@@ -291,7 +313,12 @@ class _BatchRun:
             identity,
             self.out_key,
             options.fmt,
-            {"cast": options.cast, "ordered": options.ordered, "generate": options.generate},
+            {
+                "cast": options.cast,
+                "ordered": options.ordered,
+                "generate": options.generate,
+                "shard": str(options.shard) if options.shard else None,
+            },
         )
         extra = [*(CAST_COLUMNS if options.cast else ()), *self.stream.extra_columns]
         return self._writer(extra_columns=extra)

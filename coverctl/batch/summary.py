@@ -50,6 +50,7 @@ class BatchSummary:
     already_finished: bool = False
     run_id: str | None = None
     out: str | None = None
+    shard: str | None = None  # "K/N" when the run processed one shard of its input
     resume_command: str | None = None
 
     @property
@@ -140,6 +141,7 @@ class BatchSummary:
             "exit_code": self.exit_code,
             "out": self.out,
             "run_id": self.run_id,
+            "shard": self.shard,
             "resume_command": self.resume_command,
             "notices": list(self.notices),
         }
@@ -156,5 +158,6 @@ class BatchSummary:
             generations=int(data.get("generations") or 0),
             out=data.get("out"),
             run_id=data.get("run_id"),
+            shard=data.get("shard"),
         )
         return summary

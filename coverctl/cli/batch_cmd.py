@@ -16,7 +16,9 @@ EPILOG = (
     "(--cast N: up to N per title-only row), flushed as they are known. Progress is saved as "
     "rows finish: after Ctrl-C or a crash, add --resume to the same command to finish the "
     "rest (nothing is done twice). Running a finished file again does nothing; --force runs "
-    "it again from the start."
+    "it again from the start.\n\n"
+    "Several workers: run --shard 1/N ... --shard N/N, each with its own --out; with "
+    "COVERCTL_DATABASE_URL set they share the store, so a shard resumes on any host."
 )
 
 
@@ -57,6 +59,13 @@ def register(app: typer.Typer) -> None:
         cast: int | None = typer.Option(
             None, "--cast", help="Rows with a title and no character: its top N billed roles."
         ),
+        shard: str | None = typer.Option(
+            None,
+            "--shard",
+            metavar="K/N",
+            help="Process only shard K of N (rows by a hash of their title: all rows of a "
+            "title in one shard); run the N shards on as many workers or hosts.",
+        ),
         refresh: bool = typer.Option(False, "--refresh", help="Ignore cached answers."),
         no_network: bool = typer.Option(
             False, "--no-network", help="Only local files, the store and the cache."
@@ -85,11 +94,13 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Resolve every row of a CSV/JSONL file, streaming results as JSONL or CSV."""
         from coverctl.batch import BatchOptions
+        from coverctl.batch.shard import Shard
         from coverctl.cli.common import load_settings
         from coverctl.resolver import checks_from_flag
 
         if input_format not in {None, "csv", "jsonl"}:
             raise UsageError(f"--input-format must be csv or jsonl, got {input_format!r}.")
+        shard_of = Shard.parse(shard) if shard is not None else None
         settings = load_settings()
         options = BatchOptions(
             out=out,
@@ -106,6 +117,7 @@ def register(app: typer.Typer) -> None:
             force=force,
             cast=cast,
             rates=_rates(rate),
+            shard=shard_of,
         )
         if dry_run:
             return _dry_run(file, settings, options, as_json, quiet)
@@ -201,6 +213,12 @@ def _dry_run(file: Path, settings: Any, options: Any, as_json: bool, quiet: bool
     table = Table(title=f"coverctl batch --dry-run: {file}", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
+    if plan.shard:
+        share = plan.input_rows / plan.all_input_rows if plan.all_input_rows else 0.0
+        table.add_row(
+            f"shard {plan.shard}: its rows",
+            f"{plan.input_rows} of {plan.all_input_rows} ({share:.0%})",
+        )
     table.add_row("input rows", str(plan.input_rows))
     table.add_row("valid rows", str(plan.valid_rows))
     table.add_row("bad rows (would be error rows)", str(plan.error_rows))
