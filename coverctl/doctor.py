@@ -122,7 +122,10 @@ def _scrubbed(result: CheckResult, secrets: list[str]) -> CheckResult:
 
 
 def check_store(settings: Settings) -> CheckResult:
-    """The SQLite store opens (and is migrated to this version's schema); rows and version."""
+    """The store opens (and is migrated to this version's schema); rows and version. The
+    PostgreSQL one with COVERCTL_DATABASE_URL set, else the SQLite file under COVERCTL_HOME."""
+    if settings.database_url:
+        return check_shared_store(settings)
     from coverctl.store.db import SCHEMA_VERSION, SqliteStore
 
     path = settings.db_path
@@ -145,6 +148,38 @@ def check_store(settings: Settings) -> CheckResult:
         "store",
         "ok",
         f"{path}: schema version {version} (this coverctl: {SCHEMA_VERSION}), {rows} rows",
+        latency_ms=_ms(started),
+    )
+
+
+def check_shared_store(settings: Settings) -> CheckResult:
+    """COVERCTL_DATABASE_URL's server answers, accepts the login and holds (or now holds, once
+    migrated) this version's schema: where, schema version and rows. Never the password."""
+    from coverctl.store import DATABASE_URL_VAR, open_store
+    from coverctl.store.pgschema import SCHEMA_VERSION
+
+    started = time.perf_counter()
+    try:
+        store = open_store(settings)
+        try:
+            version, rows, where = store.schema_version, store.count(), store.location
+        finally:
+            store.close()
+    except CoverctlError as exc:
+        if "upgrade coverctl" in exc.message:
+            fix = f"Upgrade coverctl (another one migrated {DATABASE_URL_VAR}'s database)."
+        else:
+            fix = (
+                f"Check {DATABASE_URL_VAR} (postgresql://USER:PASSWORD@HOST:PORT/DBNAME): the "
+                "server must be running and reachable from here, the login valid, the "
+                "database created; or unset it to use the SQLite file under COVERCTL_HOME."
+            )
+        return CheckResult("store", "failed", exc.message, fix=fix)
+    return CheckResult(
+        "store",
+        "ok",
+        f"{where}: schema version {version} (this coverctl: {SCHEMA_VERSION}), {rows} rows, "
+        "shared by every worker using it",
         latency_ms=_ms(started),
     )
 

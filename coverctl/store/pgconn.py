@@ -144,12 +144,16 @@ class PgDatabase:
     """
 
     def __init__(self, dsn: str, *, variable: str) -> None:
-        self.pg = import_psycopg()
+        self.pg = import_psycopg(f"{variable} (a PostgreSQL store)")
         self.dsn = dsn
         self.variable = variable
-        self.where = describe_dsn(dsn)
-        self.secrets = dsn_secrets(dsn)
+        try:
+            self.where = describe_dsn(dsn)
+            self.secrets = dsn_secrets(dsn)
+        except ConfigError as exc:
+            raise ConfigError(f"{variable}: {exc.message}") from None
         self._pool: Any = None
+        self._down = False  # a call found the server gone: the next one checks first
 
     # --- connections -----------------------------------------------------------------------------
 
@@ -187,7 +191,8 @@ class PgDatabase:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.close()
+            # Its threads may be busy reconnecting to a server that is gone: do not wait long.
+            self._pool.close(timeout=0.5 if self._down else 5.0)
             self._pool = None
 
     # --- calls -----------------------------------------------------------------------------------
@@ -197,18 +202,25 @@ class PgDatabase:
         connection was lost; `doing` says what it was for messages ("save the batch progress")."""
         from psycopg_pool import PoolTimeout
 
+        if self._down:
+            # Gone a moment ago (the batch stopping records that it stopped): ask the server
+            # once, instead of waiting out the pool's timeout for each call.
+            if not self._reachable():
+                raise self.lost(doing, "the server still refuses connections")
+            self._down = False
         pause = RETRY_PAUSE
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 with self._pool.connection() as conn, conn.transaction():
                     return work(conn)
             except PoolTimeout:
-                if attempt == ATTEMPTS:
-                    raise self.lost(doing, "no connection could be made") from None
+                # No connection for ACQUIRE_TIMEOUT seconds: the server is gone, not blinking.
+                raise self.lost(doing, "no connection could be made") from None
             except self.pg.Error as exc:
                 if not connection_lost(self.pg, exc):
                     raise self.failed(doing, exc) from None
-                if attempt == ATTEMPTS:
+                # A server that refuses new connections is down: say so now, not after retries.
+                if attempt == ATTEMPTS or not self._reachable():
                     raise self.lost(doing, reason(exc, self.secrets)) from None
             time.sleep(pause)
             pause *= 2
@@ -236,7 +248,16 @@ class PgDatabase:
                 raise self.lost(doing, reason(exc, self.secrets)) from None
             raise self.failed(doing, exc) from None
 
+    def _reachable(self) -> bool:
+        """Whether the server accepts a new connection right now."""
+        try:
+            self.pg.connect(self.dsn, connect_timeout=CONNECT_TIMEOUT).close()
+        except self.pg.Error:
+            return False
+        return True
+
     def lost(self, doing: str, why: str) -> StoreUnavailable:
+        self._down = True
         return StoreUnavailable(
             f"Lost the connection to {self.where} ({self.variable}) and could not {doing}: "
             f"{why}. What was saved before stays saved; run the command again once the "
