@@ -41,7 +41,7 @@ from coverctl.sources import registry
 from coverctl.sources.base import ImageSource, SourceAnswer, SourceContext, Switchable
 from coverctl.store import open_cache, open_store
 from coverctl.store.cache import CacheBackend, cache_key
-from coverctl.store.interfaces import ImageStore
+from coverctl.store.interfaces import ImageStore, store_call
 from coverctl.store.records import REJECTED, Decision, ImageRecord
 from coverctl.validation import validate_query
 
@@ -301,7 +301,7 @@ class Resolver:
                 answer.source == Source.CHARACTER_SPECIFIC
             )
             if recorded and options.record:
-                self._record(query, answer)
+                await self._record(query, answer)
             return Resolution(query, "resolved", answer, attempts=attempts)
         plan, key = prepared.plan, prepared.key
         assert key is not None
@@ -345,7 +345,7 @@ class Resolver:
                 )
             if found is not None:
                 if options.record:
-                    self._record(query, found)
+                    await self._record(query, found)
                 self.cache.set("resolution", key, _candidate_to(found), tag=found.source)
                 return Resolution(
                     query, "resolved", found, attempts=attempts, unavailable_sources=unavailable
@@ -522,10 +522,13 @@ class Resolver:
         attempts.append(Attempt(PINNED_STEP, "accepted", _describe(answer.candidates[0])))
         return answer.candidates[0]
 
-    def _rejections(self, query: Query) -> list[Decision]:
+    async def _rejections(self, query: Query) -> list[Decision]:
         """The curators' rejections that apply to `query` (read live: a new one counts at once)."""
-        found = self.store.decisions.for_work(
-            *work_key(query.character_name, query.title), REJECTED
+        found = await store_call(
+            self.store,
+            self.store.decisions.for_work,
+            *work_key(query.character_name, query.title),
+            REJECTED,
         )
         return applicable(found, query) if found else []
 
@@ -547,7 +550,7 @@ class Resolver:
         characters with rejections); a picture that cannot be fetched (or with `fetch` False,
         a dry run) is judged by URL alone.
         """
-        rejections = self._rejections(query) if rejections is None else rejections
+        rejections = await self._rejections(query) if rejections is None else rejections
         if not rejections:
             return False
         image_hash = candidate.image_hash
@@ -582,7 +585,7 @@ class Resolver:
         attempts: list[Attempt],
     ) -> SourceAnswer:
         """`answer` without the pictures a curator rejected for `query`."""
-        rejections = self._rejections(query) if answer.candidates else []
+        rejections = await self._rejections(query) if answer.candidates else []
         if not rejections:
             return answer
         kept = [
@@ -596,8 +599,8 @@ class Resolver:
             return SourceAnswer.none("every picture it offers was rejected by a curator")
         return SourceAnswer(kept, answer.reason)
 
-    def _record(self, query: Query, candidate: Candidate) -> None:
-        self.store.upsert(image_record(query, candidate))
+    async def _record(self, query: Query, candidate: Candidate) -> None:
+        await store_call(self.store, self.store.upsert, image_record(query, candidate))
 
 
 def image_record(query: Query, candidate: Candidate) -> ImageRecord:

@@ -17,10 +17,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -37,7 +38,9 @@ from coverctl.sources.tmdb import CastListing
 from coverctl.validation import validate_query
 
 Results = list[dict[str, Any]]
-Emit = Callable[[list[tuple[int, Results]]], None]
+# Told each batch of finished rows, in order; it may be a coroutine function (the runner's is,
+# so that saving the progress to a server store never holds the event loop).
+Emit = Callable[[list[tuple[int, Results]]], Awaitable[None] | None]
 # Errors that stop the whole batch (every further row would fail the same way).
 FATAL_ERRORS = (ConfigError, StoreError)
 CAST_STEPS: dict[str | None, tuple[str, ...]] = {
@@ -199,7 +202,7 @@ class BatchEngine:
         next_seq = emit_seq = emitted = 0
         exhausted = emit_failed = False
 
-        def flush() -> None:
+        async def flush() -> None:
             nonlocal emit_seq, emitted, emit_failed
             batch: list[tuple[int, Results]] = []
             if self._ordered:
@@ -212,7 +215,9 @@ class BatchEngine:
             if batch:
                 emitted += len(batch)
                 try:
-                    self._emit(batch)
+                    outcome = self._emit(batch)
+                    if inspect.isawaitable(outcome):
+                        await outcome
                 except BaseException:
                     emit_failed = True
                     raise
@@ -233,7 +238,7 @@ class BatchEngine:
                         started.add_done_callback(completed.put_nowait)
                         tasks[started] = (next_seq, row.row)
                     next_seq += 1
-                flush()
+                await flush()
                 if not tasks:
                     if exhausted and not ready:
                         return True
@@ -267,7 +272,7 @@ class BatchEngine:
                     if not pending.cancelled() and pending.exception() is None:
                         ready[seq] = (row_number, pending.result())
             if not emit_failed:
-                flush()
+                await flush()
 
     async def _process(self, row: InputRow) -> Results:
         if row.query is None:

@@ -39,7 +39,7 @@ from coverctl.resolver import (
     picture_checks,
 )
 from coverctl.sources.base import GenerationCounter
-from coverctl.store.interfaces import ProgressStore
+from coverctl.store.interfaces import ProgressStore, store_call
 from coverctl.store.records import FINISHED, INTERRUPTED, RUNNING
 
 # Generations without --max-generations: unlimited, but counted.
@@ -171,8 +171,10 @@ class _BatchRun:
         if self.observer is not None:
             self.observer.started(summary.input_rows)
 
-        def emit(batch: list[tuple[int, Results]]) -> None:
-            progress.record(run_id, batch)  # committed first: the table is the truth
+        async def emit(batch: list[tuple[int, Results]]) -> None:
+            # Committed first: the table is the truth. (A server store's round trip in a worker
+            # thread: the event loop keeps pacing the providers' requests meanwhile.)
+            await store_call(resolver.store, progress.record, run_id, batch)
             try:
                 writer.write_many(result for _, results in batch for result in results)
             except OSError as exc:

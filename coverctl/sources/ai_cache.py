@@ -12,6 +12,7 @@ from coverctl.names import normalize
 from coverctl.sources.base import SourceAnswer, SourceContext
 from coverctl.sources.local import local_image_url
 from coverctl.sources.registry import remote_labels
+from coverctl.store.interfaces import store_call
 from coverctl.urls import qualify_image_url
 
 
@@ -45,7 +46,9 @@ class StoredAiImageSource:
         return None
 
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
-        rows = ctx.store.find(normalize(query.character_name), normalize(query.title))
+        rows = await store_call(
+            ctx.store, ctx.store.find, normalize(query.character_name), normalize(query.title)
+        )
         # Rows from a provider are its pictures even if their URL happens to contain "tmp".
         provider_labels = remote_labels()
         for row in rows:

@@ -15,6 +15,7 @@ from coverctl.curation.rules import best_pin, work_key
 from coverctl.models import Candidate, Match, Query
 from coverctl.sources.base import SourceAnswer, SourceContext
 from coverctl.sources.local import local_image_url
+from coverctl.store.interfaces import store_call
 from coverctl.store.records import PINNED
 
 
@@ -38,7 +39,12 @@ class PinnedSource:
         return None
 
     async def find(self, query: Query, ctx: SourceContext) -> SourceAnswer:
-        pins = ctx.store.decisions.for_work(*work_key(query.character_name, query.title), PINNED)
+        pins = await store_call(
+            ctx.store,
+            ctx.store.decisions.for_work,
+            *work_key(query.character_name, query.title),
+            PINNED,
+        )
         pin = best_pin(pins, query)
         if pin is None:
             return SourceAnswer.none("no pinned picture")

@@ -13,11 +13,14 @@ id names the row's natural key). Ids are opaque: pass them back, never parse the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import asyncio
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from coverctl.store.records import (
     AuditScanRow,
@@ -28,7 +31,10 @@ from coverctl.store.records import (
     RunRecord,
 )
 
-__all__ = ["DecisionStore", "ImageStore", "JobStore", "ProgressStore"]
+__all__ = ["DecisionStore", "ImageStore", "JobStore", "ProgressStore", "store_call"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class DecisionStore(Protocol):
@@ -210,3 +216,26 @@ class ImageStore(Protocol):
     def delete_if_url(self, doomed: Sequence[tuple[str, str]]) -> dict[str, int]: ...
 
     def rows_changed_since(self, since: datetime | None = None) -> Iterator[dict[str, Any]]: ...
+
+
+_worker: ThreadPoolExecutor | None = None
+
+
+async def store_call(
+    store: ImageStore, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """`call(*args)` from async code (a resolution, a source, the batch's progress).
+
+    A server store's calls run in a worker thread: their round trips must not stall the event
+    loop, which paces every provider's requests (a loop held for tens of milliseconds sends the
+    requests it held up all at once). One thread, so calls queue instead of each opening a
+    connection of its own (every new PostgreSQL connection is a server process forked). The
+    SQLite store's calls stay in place: microseconds, on its one connection.
+    """
+    global _worker
+    if not store.shared:
+        return call(*args, **kwargs)
+    if _worker is None:
+        _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverctl-store")
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_worker, functools.partial(call, *args, **kwargs))

@@ -4,19 +4,19 @@ Shared by the PostgreSQL store (`postgres.py`) and `push postgres` (`pgexport.py
 the server as `PostgreSQL at host:port (database d)`, never the password or the DSN itself: libpq
 quotes pieces of a DSN in some of its errors, so every reason shown is scrubbed of them.
 
-`PgDatabase` wraps a `psycopg_pool.ConnectionPool`. Each call runs in one transaction on a pooled
-connection. When the connection turns out to be lost (the server restarted, a network blip), the
-call is tried again on a fresh connection a few times within a few seconds: every write the store
-makes is idempotent (upserts on a unique key, deletes, updates to given values), so a call whose
-COMMIT was sent but whose answer was lost is safe to repeat. Past that, `StoreUnavailable` (exit 4)
-says the server is gone, naming the variable that points at it.
+`PgDatabase` wraps a `psycopg_pool.ConnectionPool`. Each call runs on a pooled connection, in one
+transaction when it has several statements. When the connection turns out to be lost (the server
+restarted, a network blip), the call is tried again (stamina, coverctl/retrying.py) on a fresh
+connection a few times within a few seconds: every write the store makes is idempotent (upserts
+on a unique key, deletes, updates to given values), so a call whose COMMIT was sent but whose
+answer was lost is safe to repeat. A server that refuses new connections is down: that is said at
+once, as `StoreUnavailable` (exit 4), naming the variable that points at it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
@@ -29,6 +29,7 @@ from coverctl.errors import (
     StoreUnavailable,
 )
 from coverctl.redact import scrub
+from coverctl.retrying import retry_context
 
 T = TypeVar("T")
 
@@ -197,9 +198,13 @@ class PgDatabase:
 
     # --- calls -----------------------------------------------------------------------------------
 
-    def run(self, work: Callable[[Any], T], *, doing: str) -> T:
-        """`work(connection)` in one transaction, tried again on a fresh connection when the
-        connection was lost; `doing` says what it was for messages ("save the batch progress")."""
+    def run(self, work: Callable[[Any], T], *, doing: str, transaction: bool = True) -> T:
+        """`work(connection)`, tried again on a fresh connection when the connection was lost;
+        `doing` says what it was for messages ("save the batch progress").
+
+        In one transaction, unless `transaction` is False: then each statement commits on its
+        own (autocommit), one round trip for a single read or write instead of three.
+        """
         from psycopg_pool import PoolTimeout
 
         if self._down:
@@ -208,23 +213,33 @@ class PgDatabase:
             if not self._reachable():
                 raise self.lost(doing, "the server still refuses connections")
             self._down = False
-        pause = RETRY_PAUSE
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                with self._pool.connection() as conn, conn.transaction():
-                    return work(conn)
-            except PoolTimeout:
-                # No connection for ACQUIRE_TIMEOUT seconds: the server is gone, not blinking.
-                raise self.lost(doing, "no connection could be made") from None
-            except self.pg.Error as exc:
-                if not connection_lost(self.pg, exc):
-                    raise self.failed(doing, exc) from None
-                # A server that refuses new connections is down: say so now, not after retries.
-                if attempt == ATTEMPTS or not self._reachable():
-                    raise self.lost(doing, reason(exc, self.secrets)) from None
-            time.sleep(pause)
-            pause *= 2
+        try:
+            for attempt in retry_context(
+                on=self._worth_retrying,
+                attempts=ATTEMPTS,
+                timeout=None,
+                wait_initial=RETRY_PAUSE,
+                wait_max=4 * RETRY_PAUSE,
+                wait_jitter=RETRY_PAUSE / 5,
+            ):
+                with attempt, self._pool.connection() as conn:
+                    if not transaction:
+                        return work(conn)
+                    with conn.transaction():
+                        return work(conn)
+        except PoolTimeout:
+            # No connection for ACQUIRE_TIMEOUT seconds: the server is gone, not blinking.
+            raise self.lost(doing, "no connection could be made") from None
+        except self.pg.Error as exc:
+            if connection_lost(self.pg, exc):
+                raise self.lost(doing, reason(exc, self.secrets)) from None
+            raise self.failed(doing, exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _worth_retrying(self, exc: Exception) -> bool:
+        """A lost connection, while the server still accepts new ones (a restart, a blip): a
+        server that refuses them is down, which is said at once rather than after retries."""
+        return connection_lost(self.pg, exc) and self._reachable()
 
     def stream(self, sql: bytes, params: Iterable[Any] = (), *, doing: str) -> Iterator[Any]:
         """The rows of one query, fetched in chunks through a server-side cursor on a connection

@@ -75,7 +75,7 @@ class PgDecisionStore:
                 cursor.execute(sql.encode(), list(params))
                 return [decision_from_row(row) for row in cursor.fetchall()]
 
-        return self._db.run(work, doing="read the decisions")
+        return self._db.run(work, doing="read the decisions", transaction=False)
 
     def for_work(
         self, character_key: str, title_key: str, kind: str | None = None
@@ -95,7 +95,9 @@ class PgDecisionStore:
         where, params = (" WHERE kind = %s", [kind]) if kind else ("", [])
         sql = f"SELECT count(*) FROM {DECISIONS_TABLE}{where}"
         row = self._db.run(
-            lambda conn: conn.execute(sql.encode(), params).fetchone(), doing="count decisions"
+            lambda conn: conn.execute(sql.encode(), params).fetchone(),
+            doing="count decisions",
+            transaction=False,
         )
         return int(row[0])
 
@@ -183,6 +185,7 @@ class PgDecisionStore:
                 f"DELETE FROM {DECISIONS_TABLE} WHERE id = ANY(%s::text[])".encode(), [list(ids)]
             ),
             doing="delete decisions",
+            transaction=False,
         )
         return int(cursor.rowcount)
 
@@ -227,15 +230,19 @@ class PgProgressStore:
 
     def _fetch(self, sql: str, params: Sequence[Any], doing: str) -> list[Any]:
         return self._db.run(
-            lambda conn: conn.execute(sql.encode(), list(params)).fetchall(), doing=doing
+            lambda conn: conn.execute(sql.encode(), list(params)).fetchall(),
+            doing=doing,
+            transaction=False,
         )
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Any]]], doing: str) -> None:
+        """The statements in one transaction (one alone: committed on its own)."""
+
         def work(conn: Any) -> None:
             for sql, params in statements:
                 conn.execute(sql.encode(), list(params))
 
-        self._db.run(work, doing=doing)
+        self._db.run(work, doing=doing, transaction=len(statements) > 1)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._fetch(
@@ -427,7 +434,7 @@ class PgJobStore:
                 cursor.execute(sql.encode(), [provider, request_key, FAILED])
                 return cursor.fetchone()
 
-        data = self._db.run(work, doing="read the service jobs")
+        data = self._db.run(work, doing="read the service jobs", transaction=False)
         if data is None:
             return None
         data["options"] = json.loads(data.pop("options_json"))
@@ -493,4 +500,5 @@ class PgJobStore:
                 sql.encode(), [state, failure_reason, result_url, utc_now(), provider, job_id]
             ),
             doing="update the service job",
+            transaction=False,
         )

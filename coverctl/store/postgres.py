@@ -249,17 +249,26 @@ class PostgresStore:
                 cursor.execute(sql.encode(), list(params))
                 return [self._row(row) for row in cursor.fetchall()]
 
-        return self.db.run(work, doing=doing)
+        return self.db.run(work, doing=doing, transaction=False)
 
     def _stream(self, sql: str, params: Sequence[Any], *, doing: str) -> Iterator[Any]:
         yield from self.db.stream(sql.encode(), params, doing=doing)
 
     def upsert(self, record: ImageRecord) -> str:
-        """Insert or update the row for (character, title, source); return its id."""
-        return self.db.run(lambda conn: self.upsert_in(conn, record), doing="save a picture")
+        """Insert or update the row for (character, title, source); return its id.
+
+        One statement, committed on its own: one round trip (see upsert_in for the fallback)."""
+        return self.db.run(
+            lambda conn: self._upsert(conn, record, savepoint=False),
+            doing="save a picture",
+            transaction=False,
+        )
 
     def upsert_in(self, conn: Any, record: ImageRecord) -> str:
         """`upsert` inside the caller's transaction (a pin writes its row with its decision)."""
+        return self._upsert(conn, record, savepoint=True)
+
+    def _upsert(self, conn: Any, record: ImageRecord, *, savepoint: bool) -> str:
         pg = self.db.pg
         now = datetime.now(UTC).replace(microsecond=0)
         values = dict(record.__dict__)
@@ -278,9 +287,13 @@ class PostgresStore:
             f"{', '.join(updates)}, updated_at = EXCLUDED.updated_at, {keep_check} "
             f"RETURNING {self.ids.select}"
         )
+        params = [*values.values(), now, now]
         try:
-            with conn.transaction():  # a savepoint: the fallback runs in the same transaction
-                row = conn.execute(sql.encode(), [*values.values(), now, now]).fetchone()
+            if savepoint:  # inside a transaction: the fallback must find it still usable
+                with conn.transaction():
+                    row = conn.execute(sql.encode(), params).fetchone()
+            else:
+                row = conn.execute(sql.encode(), params).fetchone()
         except pg.errors.UniqueViolation as exc:
             if getattr(exc.diag, "constraint_name", None) == KEYS_INDEX:
                 raise
@@ -357,7 +370,9 @@ class PostgresStore:
 
     def _fetch(self, sql: str, params: Sequence[Any], doing: str) -> list[Any]:
         return self.db.run(
-            lambda conn: conn.execute(sql.encode(), list(params)).fetchall(), doing=doing
+            lambda conn: conn.execute(sql.encode(), list(params)).fetchall(),
+            doing=doing,
+            transaction=False,
         )
 
     def recent(self, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
@@ -378,6 +393,7 @@ class PostgresStore:
         row = self.db.run(
             lambda conn: conn.execute(f"SELECT count(*) FROM {TABLE}".encode()).fetchone(),
             doing="count the rows",
+            transaction=False,
         )
         return int(row[0])
 
@@ -394,6 +410,7 @@ class PostgresStore:
         self.db.run(
             lambda conn: conn.execute(sql.encode(), [*fields.values(), *params]),
             doing="update a row",
+            transaction=False,
         )
 
     def delete(self, row_id: str) -> None:
@@ -404,6 +421,7 @@ class PostgresStore:
         self.db.run(
             lambda conn: conn.execute(f"DELETE FROM {TABLE} WHERE {where}".encode(), params),
             doing="delete a row",
+            transaction=False,
         )
 
     # --- what maintenance needs (audit, dead-links, push) -----------------------------------------
@@ -450,7 +468,9 @@ class PostgresStore:
         where, params = _link_filter(local=local, checked_before=checked_before)
         sql = f"SELECT count(DISTINCT image_url), count(*) FROM {TABLE} WHERE {where}"
         urls, rows = self.db.run(
-            lambda conn: conn.execute(sql.encode(), params).fetchone(), doing="read the store"
+            lambda conn: conn.execute(sql.encode(), params).fetchone(),
+            doing="read the store",
+            transaction=False,
         )
         return int(urls), int(rows)
 
