@@ -179,8 +179,9 @@ def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in name.split(".") if part.isdigit())
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresService]:
+@contextlib.contextmanager
+def running_postgres() -> Iterator[PostgresService]:
+    """A throw-away PostgreSQL cluster on 127.0.0.1 (fsync off), stopped and removed on exit."""
     bindir = find_postgres_bin()
     if bindir is None:
         missing_service("PostgreSQL (initdb, pg_ctl: Debian package postgresql)")
@@ -249,6 +250,12 @@ def postgres() -> Iterator[PostgresService]:
             with contextlib.suppress(Exception):
                 run(pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresService]:
+    with running_postgres() as service:
+        yield service
 
 
 @pytest.fixture

@@ -195,3 +195,16 @@ def test_an_interrupted_shard_resumes_on_its_own(shards: Shards) -> None:
         if r not in {x["row"] for x in results(shards.out("1/3"))}
     ]
     assert set(rows) <= set(expected)
+
+
+def test_resume_starts_a_shard_whatever_the_other_shards_runs(shards: Shards) -> None:
+    """What an Indexed Job's pods run: `--resume` for every shard, first start or restart."""
+    interrupted = shards.run("1/3", stop_after=3)  # another shard, interrupted
+    assert interrupted.interrupted
+    fresh = shards.run("3/3", resume=True)  # no run of its own yet: it starts
+    assert not fresh.interrupted and fresh.resumed_rows == 0
+    assert any("Nothing to resume" in n for n in fresh.notices)
+    again = shards.run("3/3", resume=True)  # finished: nothing to do
+    assert again.already_finished
+    resumed = shards.run("1/3", resume=True)
+    assert not resumed.interrupted and resumed.resumed_rows >= 3

@@ -283,9 +283,10 @@ class _BatchRun:
 
     def _nothing_to_resume(self, progress: ProgressStore, identity: Any) -> None:
         out = self.options.out
+        shard = str(self.options.shard) if self.options.shard else None
         for other in progress.runs_of(identity.path):
-            if other.status == FINISHED:
-                continue
+            if other.status == FINISHED or other.options.get("shard") != shard:
+                continue  # done, or another shard's run (a run of its own)
             if other.out_path == self.out_key:
                 raise UsageError(
                     f"{self.path} changed since its interrupted run (size, modification time "
