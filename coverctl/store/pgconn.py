@@ -153,7 +153,7 @@ class PgDatabase:
             self.secrets = dsn_secrets(dsn)
         except ConfigError as exc:
             raise ConfigError(f"{variable}: {exc.message}") from None
-        self._pool: Any = None
+        self._connections: Any = None
         self._down = False  # a call found the server gone: the next one checks first
 
     # --- connections -----------------------------------------------------------------------------
@@ -174,7 +174,7 @@ class PgDatabase:
     def open_pool(self) -> None:
         from psycopg_pool import ConnectionPool
 
-        self._pool = ConnectionPool(
+        self._connections = ConnectionPool(
             self.dsn,
             min_size=1,
             max_size=POOL_MAX,
@@ -188,13 +188,13 @@ class PgDatabase:
             open=False,
         )
         # The server was just reached (migrations ran on a connection of their own): no wait.
-        self._pool.open(wait=False)
+        self._connections.open(wait=False)
 
     def close(self) -> None:
-        if self._pool is not None:
+        if self._connections is not None:
             # Its threads may be busy reconnecting to a server that is gone: do not wait long.
-            self._pool.close(timeout=0.5 if self._down else 5.0)
-            self._pool = None
+            self._connections.close(timeout=0.5 if self._down else 5.0)
+            self._connections = None
 
     # --- calls -----------------------------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class PgDatabase:
                 wait_max=4 * RETRY_PAUSE,
                 wait_jitter=RETRY_PAUSE / 5,
             ):
-                with attempt, self._pool.connection() as conn:
+                with attempt, self._connections.connection() as conn:
                     if not transaction:
                         return work(conn)
                     with conn.transaction():
@@ -249,7 +249,7 @@ class PgDatabase:
 
         try:
             with (
-                self._pool.connection() as conn,
+                self._connections.connection() as conn,
                 conn.transaction(),
                 conn.cursor(name="coverctl_stream") as cursor,
             ):
