@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from coverctl.constants import Source
 from coverctl.errors import StoreError
+from coverctl.store import DATABASE_URL_VAR
 from coverctl.store.pgconn import PgDatabase, connection_lost, reason
 from coverctl.store.pgschema import KEYS_INDEX, id_type, migrate
 from coverctl.store.records import (
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStore", "RowIds"]
 
-DATABASE_URL_VAR: Final = "COVERCTL_DATABASE_URL"
 NATURAL_KEY: Final = ("character_name", "movie_title", "source")
 # The columns a row dict carries (as SQLite's rows do, in the same order), `id` first.
 ROW_COLUMNS: Final = (
