@@ -33,10 +33,10 @@ from coverctl.errors import (
     ProviderUnavailable,
     UsageError,
 )
-from coverctl.http import HttpClient, scrub
 from coverctl.identity import answers_ids
 from coverctl.models import Attempt, Candidate, ExternalIds, Match, Query, Resolution
 from coverctl.names import normalize, question_key
+from coverctl.net.http import HttpClient, scrub
 from coverctl.sources import registry
 from coverctl.sources.base import ImageSource, SourceAnswer, SourceContext, Switchable
 from coverctl.store import open_cache, open_store
@@ -464,7 +464,7 @@ class Resolver:
         outage, not a verdict), the step is unavailable, so the miss is not remembered.
         """
         from coverctl.images import MAX_BONUS, combined_score
-        from coverctl.sources.imagecheck import check_image, image_use, is_remote
+        from coverctl.net.pictures import check_image, image_use, is_remote
 
         rescored = checks is PictureChecks.ALL
         headroom = MAX_BONUS if rescored else 0  # how far a checked score may rise
@@ -566,7 +566,7 @@ class Resolver:
         return True
 
     async def _picture_hash(self, candidate: Candidate, ctx: SourceContext) -> str | None:
-        from coverctl.sources.imagecheck import check_image, image_use, is_remote
+        from coverctl.net.pictures import check_image, image_use, is_remote
 
         if not is_remote(candidate.image_url):
             return None

@@ -1,4 +1,4 @@
-"""Benchmark ``coverctl.linkcheck.check_links`` against a one-at-a-time checker.
+"""Benchmark ``coverctl.net.linkcheck.check_links`` against a one-at-a-time checker.
 
 Starts the local test image server (tests/fakes/image_server.py) with a fixed latency per
 request, checks ``--n`` image URLs on it with ``check_links``, then checks a sample of the same
@@ -31,7 +31,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from coverctl.linkcheck import check_links  # noqa: E402
+from coverctl.net.linkcheck import check_links  # noqa: E402
 from tests.fakes.image_server import ImageServer  # noqa: E402
 
 

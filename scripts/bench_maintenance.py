@@ -108,7 +108,7 @@ def _insert(store: SqliteStore, batch: list[tuple[object, ...]]) -> None:
 
 
 def bench_audit(home: Path, rows: int) -> None:
-    from coverctl.audit import AuditOptions, run_audit
+    from coverctl.maintenance.audit import AuditOptions, run_audit
 
     db = home / "coverctl.db"
     started = time.perf_counter()
@@ -149,8 +149,8 @@ def bench_audit(home: Path, rows: int) -> None:
 def bench_dead_links(home: Path, n: int, latency: float, concurrency: int) -> None:
     from bench_dead_links import _Server  # the linkcheck benchmark's server in a child process
 
-    from coverctl.deadlinks import DeadLinkOptions, check_store
-    from coverctl.linkcheck import check_links
+    from coverctl.maintenance.deadlinks import DeadLinkOptions, check_store
+    from coverctl.net.linkcheck import check_links
 
     server = _Server(latency, "asyncio", in_process=False)
     base = f"http://127.0.0.1:{server.port}"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from coverctl.config import Settings, known_variables
-from coverctl.http import RetryPolicy
 from coverctl.models import Query, Resolution
+from coverctl.net.http import RetryPolicy
 from coverctl.resolver import ResolveOptions, Resolver, close_resolver, open_resolver
 from tests.fakes.images import FakeImageHost
 from tests.fakes.routing import HostRouter

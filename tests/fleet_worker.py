@@ -22,7 +22,7 @@ from typing import Any
 async def work(args: argparse.Namespace) -> dict[str, Any]:
     from coverctl.fleet import Fleet
     from coverctl.fleet.limiter import SharedLimiter
-    from coverctl.http import HttpClient, RetryPolicy
+    from coverctl.net.http import HttpClient, RetryPolicy
     from tests.fakes.tmdb import VALID_KEY
 
     announced: list[float] = []

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image, ImageDraw, ImageStat
 from prometheus_client.parser import text_string_to_metric_families
 
-from coverctl.audit import AuditOptions, run_audit, source_problem
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.locking import command_lock
+from coverctl.maintenance.audit import AuditOptions, run_audit, source_problem
 from coverctl.store.db import SqliteStore
 from tests.fakes.base import serve
 from tests.fakes.tmdb import VALID_KEY, FakeTmdb

@@ -18,8 +18,8 @@ from coverctl.batch import BatchOptions, BatchSummary, plan_batch, run_batch
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.constants import Source
-from coverctl.http import RetryPolicy
 from coverctl.models import Candidate, Match, Query
+from coverctl.net.http import RetryPolicy
 from coverctl.sources.base import SourceAnswer, SourceContext
 from tests.fakes.base import serve
 from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title, latency_transport

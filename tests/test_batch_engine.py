@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from coverctl.batch import BatchEngine
+from coverctl.batch.inputs import InputRow
 from coverctl.errors import ConfigError
-from coverctl.inputs import InputRow
 from coverctl.models import Candidate, Query, Resolution
 from coverctl.resolver import ResolveOptions
 from coverctl.validation import validate_query

@@ -14,7 +14,7 @@ import pytest
 from coverctl.batch import BatchOptions, run_batch
 from coverctl.config import Settings
 from coverctl.errors import ProviderUnavailable
-from coverctl.http import HttpClient, RetryPolicy
+from coverctl.net.http import HttpClient, RetryPolicy
 from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title, latency_transport
 
 PATIENT = RetryPolicy(

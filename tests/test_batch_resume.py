@@ -23,7 +23,7 @@ import pytest
 from coverctl.batch import BatchEngine, BatchOptions, BatchSummary, run_batch
 from coverctl.config import Settings
 from coverctl.errors import UsageError
-from coverctl.http import RetryPolicy
+from coverctl.net.http import RetryPolicy
 from coverctl.store.db import SqliteStore
 from coverctl.store.progress import file_run_lock
 from tests.fakes.base import serve

@@ -18,7 +18,7 @@ from coverctl.batch.shard import Shard
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.errors import UsageError
-from coverctl.http import RetryPolicy
+from coverctl.net.http import RetryPolicy
 from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title, latency_transport
 
 QUICK = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.01, wait_jitter=0.001)

@@ -322,8 +322,8 @@ def test_audit_fix_never_replaces_a_pinned_row_and_keeps_rejections(
 ) -> None:
     import asyncio
 
-    from coverctl.audit import AuditOptions, run_audit
-    from coverctl.audit_fix import fix_findings
+    from coverctl.maintenance.audit import AuditOptions, run_audit
+    from coverctl.maintenance.fix import fix_findings
     from tests.conftest import FAST_RETRIES
 
     world.run(lambda c: c.pin(DARK_KNIGHT, url=f"{TMDB_IMAGES}/chosen.jpg"))

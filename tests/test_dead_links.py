@@ -22,15 +22,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from coverctl.cli.app import run
 from coverctl.config import Settings
-from coverctl.deadlinks import (
+from coverctl.errors import UsageError
+from coverctl.locking import command_lock
+from coverctl.maintenance.deadlinks import (
     DeadLinkOptions,
     check_local_file,
     check_store,
     parse_duration,
     parse_max_prune,
 )
-from coverctl.errors import UsageError
-from coverctl.locking import command_lock
 from coverctl.store.cache import Cache
 from coverctl.store.db import SqliteStore
 from tests.fakes.image_server import ImageServer, guard_network

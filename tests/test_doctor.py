@@ -326,7 +326,7 @@ def test_azure_lists_containers_with_a_good_key_and_fails_with_a_wrong_one(
 
 
 def test_a_key_cut_off_by_shortening_is_still_scrubbed() -> None:
-    from coverctl.doctor import CheckResult, _scrubbed
+    from coverctl.maintenance.doctor import CheckResult, _scrubbed
 
     secret = "abcdef0123456789abcdef0123456789"
     result = CheckResult("tmdb", "failed", "TMDB said: bad key " + secret[:12] + "…", fix=None)
@@ -351,7 +351,7 @@ def test_a_key_cut_off_by_shortening_is_still_scrubbed() -> None:
 def test_hardcover_probe_reads_an_answer_as_the_source_does(
     make_settings: Callable[..., Settings], error: dict[str, Any], verdict: str
 ) -> None:
-    from coverctl.doctor import run_doctor
+    from coverctl.maintenance.doctor import run_doctor
 
     sent: list[str] = []
 

@@ -28,9 +28,9 @@ from coverctl.errors import RedisUnavailable
 from coverctl.fleet import Fleet
 from coverctl.fleet.limiter import SharedLimiter
 from coverctl.fleet.locks import redis_command_lock
-from coverctl.http import HttpClient, RetryPolicy
 from coverctl.locking import RunInProgress, command_lock
 from coverctl.models import Query
+from coverctl.net.http import HttpClient, RetryPolicy
 from coverctl.resolver import ResolveOptions, close_resolver, open_resolver
 from coverctl.store import open_cache
 from tests.conftest import FAST_RETRIES, ResolverHarness

@@ -26,8 +26,8 @@ from coverctl.errors import ImageRejected, UsageError
 from coverctl.models import Query
 from coverctl.net import guard
 from coverctl.net.guard import AllowRules, Guard, GuardedTransport
+from coverctl.net.pictures import download_image
 from coverctl.resolver import Resolver, close_resolver, open_resolver
-from coverctl.sources.imagecheck import download_image
 from tests.conftest import FAST_RETRIES
 from tests.fakes.base import serve
 from tests.fakes.duckduckgo import FakeDuckDuckGo, image_result

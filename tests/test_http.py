@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from coverctl.errors import ProviderUnavailable
-from coverctl.http import HttpClient, RetryPolicy, parse_retry_after
+from coverctl.net.http import HttpClient, RetryPolicy, parse_retry_after
 from coverctl.redact import redact_url, scrub
 
 FAST = RetryPolicy(

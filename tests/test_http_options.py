@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from coverctl.errors import ProviderUnavailable, ResponseTooLarge
-from coverctl.http import HttpClient, RetryPolicy
+from coverctl.net.http import HttpClient, RetryPolicy
 
 FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.01, wait_jitter=0.001)
 URL = "https://p.example/x"

@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from coverctl.batch import BatchOptions, plan_batch, run_batch
+from coverctl.batch.inputs import rows_from_text
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.errors import UsageError
 from coverctl.identity import media_type_for, parse_ids
-from coverctl.inputs import rows_from_text
 from coverctl.models import ExternalIds, Query
 from coverctl.validation import validate_query
 from tests.conftest import FAST_RETRIES, ResolverHarness

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from coverctl.batch.inputs import MAX_LINE_LENGTH, InputRow, RowStream, read_rows, rows_from_text
 from coverctl.errors import UsageError
-from coverctl.inputs import MAX_LINE_LENGTH, InputRow, RowStream, read_rows, rows_from_text
 from coverctl.models import Query
 
 

@@ -1,4 +1,4 @@
-"""Tests of coverctl.linkcheck against a real HTTP server on 127.0.0.1.
+"""Tests of coverctl.net.linkcheck against a real HTTP server on 127.0.0.1.
 
 Hermetic by construction (autouse ``network`` fixture): every TCP connection the checker opens
 goes through ``coverctl.net.guard.open_tcp``, which is replaced by a recorder that refuses
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from coverctl.errors import UsageError
-from coverctl.linkcheck import LinkResult, check_link, check_links, is_public_address
+from coverctl.net.linkcheck import LinkResult, check_link, check_links, is_public_address
 from tests.fakes.image_server import ImageServer, guard_network
 
 

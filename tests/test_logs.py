@@ -24,7 +24,7 @@ def restore_logger() -> Iterator[None]:
 
 def test_off_a_terminal_lines_are_plain_with_a_utc_timestamp(capsys) -> None:  # type: ignore[no-untyped-def]
     configure_logging(tty=False)
-    logging.getLogger("coverctl.deadlinks").info("checked %d URLs", 12)
+    logging.getLogger("coverctl.maintenance.deadlinks").info("checked %d URLs", 12)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and PLAIN_LINE.match(err[0]), err
     assert err[0].endswith("INFO checked 12 URLs")
@@ -32,7 +32,7 @@ def test_off_a_terminal_lines_are_plain_with_a_utc_timestamp(capsys) -> None:  #
 
 def test_quiet_keeps_warnings_only(capsys) -> None:  # type: ignore[no-untyped-def]
     configure_logging(quiet=True, tty=False)
-    log = logging.getLogger("coverctl.audit")
+    log = logging.getLogger("coverctl.maintenance.audit")
     log.info("routine")
     log.warning("worth a look")
     err = capsys.readouterr().err
@@ -48,7 +48,7 @@ def test_configuring_twice_does_not_print_twice(capsys) -> None:  # type: ignore
 
 def test_secrets_and_credential_parameters_are_scrubbed(capsys) -> None:  # type: ignore[no-untyped-def]
     configure_logging(tty=False, secrets=["s3cr3t-token-value"])
-    log = logging.getLogger("coverctl.audit")
+    log = logging.getLogger("coverctl.maintenance.audit")
     log.warning("provider said %s", "bad key s3cr3t-token-value")
     log.warning("GET https://api.example/3/movie?api_key=abcdef123&page=2 failed")
     err = capsys.readouterr().err

@@ -22,11 +22,11 @@ from coverctl.batch import BatchOptions, plan_batch, resume_command, run_batch
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.constants import IMAGE_HOST_CONCURRENCY, PictureChecks
-from coverctl.http import HttpClient, RetryPolicy
 from coverctl.images import Use, combined_score, inspect_image
 from coverctl.models import Query, Resolution
+from coverctl.net.http import HttpClient, RetryPolicy
+from coverctl.net.pictures import check_image
 from coverctl.resolver import ResolveOptions, close_resolver, open_resolver
-from coverctl.sources.imagecheck import check_image
 from tests.conftest import FAST_RETRIES
 from tests.fakes.base import FakeService, serve
 from tests.fakes.hardcover import COVER_HOST, VALID_TOKEN, FakeHardcover, cover, cover_host

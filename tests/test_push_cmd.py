@@ -15,7 +15,7 @@ from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.errors import UsageError
 from coverctl.names import normalize
-from coverctl.publish import parse_since
+from coverctl.push.publish import parse_since
 from coverctl.store.db import ImageRecord, SqliteStore
 from tests.fakes.base import serve
 from tests.fakes.supabase import INVALID_JWT_BODY, SERVICE_KEY, FakeSupabase

@@ -14,8 +14,8 @@ from unittest import mock
 import pytest
 from PIL import Image, ImageDraw, ImageStat
 
-from coverctl.audit import Finding
-from coverctl.report import ReportCard, render_report, write_report
+from coverctl.maintenance.audit import Finding
+from coverctl.maintenance.report import ReportCard, render_report, write_report
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
@@ -224,7 +224,7 @@ def test_write_report_replaces_the_file_atomically(tmp_path: Path) -> None:
     assert "2025-01-21T00:00:00+00:00" in first
 
     with (
-        mock.patch("coverctl.report.os.replace", side_effect=OSError("disk full")),
+        mock.patch("coverctl.maintenance.report.os.replace", side_effect=OSError("disk full")),
         pytest.raises(OSError, match="disk full"),
     ):
         write_report(target, [])

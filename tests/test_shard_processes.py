@@ -24,8 +24,8 @@ import httpx
 import psycopg
 import pytest
 
+from coverctl.batch.inputs import RowStream
 from coverctl.batch.shard import Shard
-from coverctl.inputs import RowStream
 from tests.fakes.base import json_response, serve
 from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title, most_in_any_window
 from tests.fakes.tmdb import RATE_LIMIT_BODY, VALID_KEY

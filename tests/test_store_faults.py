@@ -18,7 +18,7 @@ from coverctl.batch import BatchEngine, BatchOptions, run_batch
 from coverctl.cli.app import run
 from coverctl.config import Settings
 from coverctl.errors import StoreUnavailable
-from coverctl.http import RetryPolicy
+from coverctl.net.http import RetryPolicy
 from tests.fakes.ratelimited import SyntheticTmdb, character_name, film_title, latency_transport
 from tests.fakes.tcpproxy import TcpProxy
 from tests.fakes.tmdb import VALID_KEY

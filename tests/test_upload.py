@@ -14,7 +14,7 @@ from PIL import Image
 
 from coverctl.cli.app import run
 from coverctl.config import Settings
-from coverctl.publish import UploadRequest, check_request
+from coverctl.push.publish import UploadRequest, check_request
 from coverctl.store.db import SqliteStore
 from tests.services import AzuriteService
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from coverctl.batch import BatchEngine
+from coverctl.batch.inputs import InputRow, rows_from_text
 from coverctl.errors import InvalidQuery, UsageError
-from coverctl.inputs import InputRow, rows_from_text
 from coverctl.models import ExternalIds, Query
 from coverctl.resolver import ResolveOptions, close_resolver
 from coverctl.validation import Problem, query_from_fields, validate_query

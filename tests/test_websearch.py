@@ -423,7 +423,7 @@ def test_endless_redirects_are_given_up(
     ],
 )
 def test_ipv6_spellings_of_private_addresses_are_refused(url: str) -> None:
-    from coverctl.sources.imagecheck import url_problem
+    from coverctl.net.pictures import url_problem
 
     assert url_problem(url, untrusted=True) == (
         "The image URL points to a private or local network address."

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from coverctl.batch.inputs import InputRow, printable
 from coverctl.constants import MediaType
 from coverctl.errors import ConfigError, CoverctlError, ProviderError, StoreError
-from coverctl.inputs import InputRow, printable
 from coverctl.models import Query, Resolution
 from coverctl.names import question_key
 from coverctl.redact import scrub

@@ -25,13 +25,14 @@ from typing import Any
 import httpx
 
 from coverctl.batch.engine import CAST_STEPS, query_key
+from coverctl.batch.inputs import RowStream
 from coverctl.batch.options import BatchOptions
 from coverctl.config import Settings
 from coverctl.constants import PictureChecks
 from coverctl.errors import ConfigError, CoverctlError
-from coverctl.inputs import RowStream
 from coverctl.models import Query
 from coverctl.names import normalize
+from coverctl.net.pictures import IMAGE_FETCH_PROVIDER
 from coverctl.resolver import (
     ResolveOptions,
     Resolver,
@@ -42,7 +43,6 @@ from coverctl.resolver import (
     step_checks_pictures,
 )
 from coverctl.sources import registry
-from coverctl.sources.imagecheck import IMAGE_FETCH_PROVIDER
 
 MAX_ERRORS_SHOWN = 10
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from coverctl.batch.engine import BatchEngine, Results
+from coverctl.batch.inputs import InputRow, RowStream
 from coverctl.batch.options import DEFAULT_CONCURRENCY, BatchOptions
+from coverctl.batch.output import CAST_COLUMNS, ResultWriter
 from coverctl.batch.resume import (
     RowSet,
     content_sha256,
@@ -28,8 +30,6 @@ from coverctl.batch.summary import BatchSummary
 from coverctl.config import Settings
 from coverctl.constants import PictureChecks
 from coverctl.errors import CoverctlError, StoreError, UsageError
-from coverctl.inputs import InputRow, RowStream
-from coverctl.output import CAST_COLUMNS, ResultWriter
 from coverctl.resolver import (
     GenerationBudget,
     ResolveOptions,

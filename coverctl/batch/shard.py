@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from coverctl.batch.inputs import InputRow
 from coverctl.errors import UsageError
-from coverctl.inputs import InputRow
 from coverctl.names import normalize
 
 _SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")

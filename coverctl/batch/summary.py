@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coverctl.errors import ExitCode
-from coverctl.sources.imagecheck import image_host_of
+from coverctl.net.pictures import image_host_of
 
 STATUSES = ("resolved", "not_found", "error")
 

@@ -60,9 +60,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> int:
         """Find stored rows below the quality bar, wrongly sourced, duplicated, dead, unchecked."""
-        from coverctl.audit import AuditOptions
         from coverctl.cli.common import load_settings
         from coverctl.cli.logs import configure_logging
+        from coverctl.maintenance.audit import AuditOptions
 
         settings = load_settings()
         configure_logging(quiet=quiet, secrets=settings.secrets())
@@ -131,12 +131,12 @@ def _run(
     import contextlib
     import logging
 
-    from coverctl.audit import run_audit, write_audit_report
-    from coverctl.audit_fix import fix_findings
     from coverctl.locking import command_lock
+    from coverctl.maintenance.audit import run_audit, write_audit_report
+    from coverctl.maintenance.fix import fix_findings
     from coverctl.store import open_store
 
-    log = logging.getLogger("coverctl.audit")
+    log = logging.getLogger("coverctl.maintenance.audit")
     metrics = None
     if metrics_file is not None:
         from coverctl.metrics import RunMetrics
@@ -206,8 +206,8 @@ def _print_human(
 ) -> None:
     from rich.table import Table
 
-    from coverctl.audit import PROBLEM_KINDS
     from coverctl.cli.common import stdout_console
+    from coverctl.maintenance.audit import PROBLEM_KINDS
 
     console = stdout_console()
     if fix_report is not None:

@@ -335,7 +335,7 @@ def _gate_table(title: str, what: str, requests: str, gates: dict[str, Any]) -> 
     """One row per gate (an API, or an image host): requests, 429s, retries, failures, circuit."""
     from rich.table import Table
 
-    from coverctl.sources.imagecheck import image_host_of
+    from coverctl.net.pictures import image_host_of
 
     table = Table(title=title)
     for column in (what, requests, "429s", "retries", "failures", "circuit"):

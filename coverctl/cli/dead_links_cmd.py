@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         """Check every stored image URL (and local file) and record whether it is alive."""
         from coverctl.cli.common import load_settings
         from coverctl.cli.logs import configure_logging
-        from coverctl.deadlinks import DeadLinkOptions, parse_duration
+        from coverctl.maintenance.deadlinks import DeadLinkOptions, parse_duration
 
         settings = load_settings()
         configure_logging(quiet=quiet, secrets=settings.secrets())
@@ -82,11 +82,11 @@ def _run(settings: Any, options: Any, metrics_file: Path | None, quiet: bool, as
     import logging
 
     from coverctl.cli.common import stderr_console
-    from coverctl.deadlinks import check_store
     from coverctl.locking import command_lock
+    from coverctl.maintenance.deadlinks import check_store
     from coverctl.store import open_cache, open_store
 
-    log = logging.getLogger("coverctl.deadlinks")
+    log = logging.getLogger("coverctl.maintenance.deadlinks")
     metrics = None
     if metrics_file is not None:
         from coverctl.metrics import RunMetrics

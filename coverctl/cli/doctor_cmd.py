@@ -1,4 +1,7 @@
-"""`coverctl doctor`: check the configuration and every configured service (coverctl.doctor)."""
+"""`coverctl doctor`: check the configuration and every configured service.
+
+The checks live in coverctl.maintenance.doctor.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import typer
 from coverctl.errors import ExitCode
 
 if TYPE_CHECKING:
-    from coverctl.doctor import DoctorReport
+    from coverctl.maintenance.doctor import DoctorReport
 
 STATUS_STYLE = {"ok": "bold green", "skipped": "dim", "failed": "bold red"}
 
@@ -30,7 +33,7 @@ def register(app: typer.Typer) -> None:
         otherwise: fit for a CI smoke check.
         """
         from coverctl.cli.common import load_settings, print_json
-        from coverctl.doctor import run_doctor
+        from coverctl.maintenance.doctor import run_doctor
 
         report = run_doctor(load_settings(), timeout=timeout)
         if as_json:

@@ -8,7 +8,7 @@ On a terminal, records go through rich's handler (coloured level, aligned time).
 ``--quiet`` keeps warnings and errors only. Library modules log to ``coverctl.<module>`` and
 never configure logging themselves; a command calls :func:`configure_logging` once. Every record
 passes through a filter that replaces configured secret values and credential query parameters
-with ``***`` (the same rule as ``coverctl.http.scrub``), so a message that quotes a URL or an
+with ``***`` (the same rule as ``coverctl.net.http.scrub``), so a message that quotes a URL or an
 error from a provider cannot leak a key.
 
 This module lives in ``cli/`` because it is the only place allowed to import rich.

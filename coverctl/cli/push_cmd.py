@@ -1,4 +1,4 @@
-"""`coverctl push supabase|postgres`: idempotent upsert of stored rows (coverctl.publish)."""
+"""`coverctl push supabase|postgres`: idempotent upsert of stored rows (coverctl.push.publish)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def supabase(
 ) -> None:
     """Upsert stored rows into Supabase's character_images (SUPABASE_URL, SUPABASE_KEY)."""
     from coverctl.cli.common import load_settings
-    from coverctl.publish import parse_since, push_supabase
+    from coverctl.push.publish import parse_since, push_supabase
 
     settings = load_settings()
     moment = parse_since(since) if since is not None else None
@@ -70,7 +70,7 @@ def postgres(
     """Upsert stored rows into character_images of a PostgreSQL database."""
     from coverctl.cli.common import load_settings
     from coverctl.errors import ConfigError
-    from coverctl.publish import DSN_ENV_VAR, parse_since, push_postgres
+    from coverctl.push.publish import DSN_ENV_VAR, parse_since, push_postgres
 
     settings = load_settings()
     if (not dsn or not dsn.strip()) and settings.postgres_dsn:

@@ -107,7 +107,7 @@ def _load(settings, results, since, problems, limit):
 
     if results is not None:
         return cards_from_results(results), str(results)
-    from coverctl.publish import parse_since
+    from coverctl.push.publish import parse_since
     from coverctl.store import open_store
 
     moment = parse_since(since) if since else None

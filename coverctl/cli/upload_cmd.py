@@ -1,4 +1,7 @@
-"""`coverctl upload`: check pictures and upload them to Azure Blob Storage (coverctl.publish)."""
+"""`coverctl upload`: check pictures and upload them to Azure Blob Storage.
+
+The work is done by coverctl.push.publish.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ def register(app: typer.Typer) -> None:
         failed, 4 for configuration problems.
         """
         from coverctl.cli.common import load_settings, print_json, stderr_console, stdout_console
-        from coverctl.publish import UploadRequest, upload_files
+        from coverctl.push.publish import UploadRequest, upload_files
 
         settings = load_settings()
         wanted = tuple(v.strip().upper() for v in variants)

@@ -1,6 +1,6 @@
 """Small previews of pictures for people to look at (`audit --html`, `coverctl review`).
 
-Each picture is fetched once through the guarded download (`imagecheck.download_image`; with
+Each picture is fetched once through the guarded download (`net.pictures.download_image`; with
 ``untrusted=True`` a stored URL may not lead to this machine or a private network, on any redirect
 hop, as for `dead-links`), checked and measured by `images.inspect_image`, downscaled by
 `images.make_thumbnail` (about 160 px, WebP) and kept in the ``thumbnail`` cache tier by URL, so a
@@ -183,7 +183,7 @@ async def thumbnail(ctx: SourceContext, url: str, *, untrusted: bool = True) -> 
         if known.problem is None or time.time() - known.fetched_at < THUMBNAIL_FAILURE_TTL:
             return known
 
-    from coverctl.sources.imagecheck import download_image
+    from coverctl.net.pictures import download_image
 
     try:
         # untrusted=False is this module's "no private-address guard" (see the docstring).
@@ -232,7 +232,7 @@ def fetch_thumbnails(
 
 
 def _preview_policy() -> Any:
-    from coverctl.http import RetryPolicy
+    from coverctl.net.http import RetryPolicy
 
     # A preview is decoration: one quick retry, then the card says "unreachable".
     return RetryPolicy(attempts=2, wait_initial=0.2, wait_max=1.0, wait_jitter=0.1)

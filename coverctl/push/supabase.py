@@ -23,7 +23,7 @@ import httpx
 
 from coverctl.config import Secret
 from coverctl.errors import ConfigError, CoverctlError, CredentialRejected, ServiceUnreachable
-from coverctl.http import parse_retry_after
+from coverctl.net.http import parse_retry_after
 from coverctl.push.rows import (
     CONFLICT_COLUMNS,
     DEFAULT_BATCH_SIZE,

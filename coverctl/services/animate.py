@@ -347,8 +347,8 @@ class Animator:
         )
 
     async def _upload_local(self, settings: Any, path: Path) -> str:
-        from coverctl.publish import read_image
         from coverctl.push.azure import new_blob_name, upload_blob
+        from coverctl.push.publish import read_image
 
         data, info = await asyncio.to_thread(read_image, path)
         name = new_blob_name("character", content_type=info.mime)

@@ -30,7 +30,7 @@ from coverctl.errors import (
     ProviderUnavailable,
     ServiceFailed,
 )
-from coverctl.http import parse_retry_after
+from coverctl.net.http import parse_retry_after
 from coverctl.redact import scrub
 
 if TYPE_CHECKING:
@@ -217,8 +217,8 @@ async def download_asset(
     """Download an asset a service returned (a video, a picture) through the network guard.
 
     A URL on a configured service's own host is trusted like a provider's picture; any other
-    host must be public and is vetted on every redirect hop (`imagecheck.download_image`)."""
-    from coverctl.sources.imagecheck import download_image
+    host must be public and is vetted on every redirect hop (`net.pictures.download_image`)."""
+    from coverctl.net.pictures import download_image
 
     try:
         return await download_image(

@@ -168,7 +168,7 @@ async def picture_bytes(ctx: SourceContext, url: str) -> bytes:
     from pathlib import Path
 
     from coverctl.images import MAX_IMAGE_BYTES
-    from coverctl.sources.imagecheck import download_image, is_remote
+    from coverctl.net.pictures import download_image, is_remote
 
     if is_remote(url):
         try:

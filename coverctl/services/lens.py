@@ -174,7 +174,7 @@ def reencode_for_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes
 
 def read_local_picture(path: Path) -> bytes:
     """The file's bytes once they passed the picture checks (UsageError when unusable)."""
-    from coverctl.publish import read_image
+    from coverctl.push.publish import read_image
 
     if not path.is_file():
         raise UsageError(

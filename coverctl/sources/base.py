@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import httpx
 
     from coverctl.config import Settings
-    from coverctl.http import HttpClient
+    from coverctl.net.http import HttpClient
     from coverctl.sources.tmdb import CastListing
     from coverctl.store.cache import CacheBackend
     from coverctl.store.interfaces import ImageStore

@@ -372,7 +372,7 @@ class GenerateSource:
         return prediction
 
     async def _keep(self, ctx: SourceContext, query: Query, prediction: Prediction) -> Candidate:
-        from coverctl.sources.imagecheck import fetch_and_inspect, inspect_bytes
+        from coverctl.net.pictures import fetch_and_inspect, inspect_bytes
 
         """Download and check the output, store it, and describe it as a candidate."""
         from coverctl.images import Use

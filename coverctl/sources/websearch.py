@@ -64,8 +64,8 @@ from coverctl.sources.spec import (
 from coverctl.urls import is_remote
 
 if TYPE_CHECKING:
-    from coverctl.http import ProviderGate
     from coverctl.images import ImageInfo
+    from coverctl.net.http import ProviderGate
 
 PROVIDER: Final = "duckduckgo"
 RATE_LIMIT_STATUSES: Final = frozenset({202, 403, 429})
@@ -285,7 +285,7 @@ class WebSearchSource:
 
     async def _check(self, ctx: SourceContext, rank: int, result: dict[str, Any]) -> _Checked:
         from coverctl.images import Use
-        from coverctl.sources.imagecheck import check_image  # the download stack, when used
+        from coverctl.net.pictures import check_image  # the download stack, when used
 
         try:
             info = await check_image(ctx, result["image"], Use.PROFILE, untrusted=True)

@@ -198,7 +198,7 @@ def cards_from_audit(
     limit: int = REVIEW_DEFAULT_LIMIT,
 ) -> list[ReviewCard]:
     """The audit's problem rows (worst first), one card each, with their problems."""
-    from coverctl.audit import AuditOptions, run_audit
+    from coverctl.maintenance.audit import AuditOptions, run_audit
 
     result = run_audit(store, AuditOptions(keep=limit), settings)
     cards: list[ReviewCard] = []

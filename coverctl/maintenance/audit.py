@@ -5,7 +5,7 @@ The scan streams rows with plain SQL (a tuple per row, a handful of columns, nev
 them), so 100k rows cost a couple of seconds and a few MB. Only the worst ``keep`` findings are
 held in memory, in a bounded heap; every other figure is a counter.
 
-Problem kinds (``coverctl.report`` has a colour for each):
+Problem kinds (``coverctl.maintenance.report`` has a colour for each):
 
 ``low_quality``      ``quality_score`` below ``min_quality`` (default 70, the design's bar).
 ``wrong_source``     the URL does not fit the recorded source (:func:`source_problem`).
@@ -16,7 +16,7 @@ Problem kinds (``coverctl.report`` has a colour for each):
 ``dead_link``        the last link check (``coverctl dead-links``) failed.
 ``never_checked``    no link check yet.
 
-``coverctl.audit_fix`` re-resolves flagged rows (``audit --fix``).
+``coverctl.maintenance.fix`` re-resolves flagged rows (``audit --fix``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from coverctl.sources.spec import HostRule
 from coverctl.store.interfaces import ImageStore
 
 if TYPE_CHECKING:
-    from coverctl.report import ReportCard
+    from coverctl.maintenance.report import ReportCard
 
 __all__ = [
     "DEFAULT_MIN_QUALITY",
@@ -520,8 +520,8 @@ def report_cards(
 ) -> list[ReportCard]:
     """ReportCards for the HTML report, with the pictures' thumbnails when given (by URL:
     `coverctl.curation.thumbnails.Thumbnail`), and why a picture has none or is unusable."""
-    from coverctl.report import ReportCard
-    from coverctl.sources.imagecheck import image_use
+    from coverctl.maintenance.report import ReportCard
+    from coverctl.net.pictures import image_use
 
     cards = []
     for finding in findings:
@@ -554,7 +554,7 @@ def write_audit_report(
     guarded download: no private or loopback address unless ``allow_private``) and embedded as a
     small thumbnail, so the page shows the pictures with no network needed to view it.
     """
-    from coverctl.report import write_report
+    from coverctl.maintenance.report import write_report
 
     shown = result.findings[:limit]
     omitted = result.rows_with_problems - len(shown)

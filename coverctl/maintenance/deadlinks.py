@@ -1,7 +1,7 @@
 """Check every stored image URL, record the outcome on its rows, optionally prune dead rows.
 
 Each distinct URL is checked once, however many rows share it (one actor's TMDB photo serves
-each of their roles). Remote URLs go through :func:`coverctl.linkcheck.check_links` (bounded
+each of their roles). Remote URLs go through :func:`coverctl.net.linkcheck.check_links` (bounded
 concurrency, a per-host limit, the SSRF guard on every redirect hop); a local override file
 (a ``character_specific`` or ``ai_generated`` row whose URL is an absolute path) is checked on
 disk: it exists, is readable and starts like an image Pillow can open.
@@ -350,7 +350,7 @@ async def check_store(
     evicted. ``on_progress(done, total)`` is called after each URL. ``client`` and ``resolve``
     are passed to ``check_links`` (tests).
     """
-    from coverctl.linkcheck import check_links
+    from coverctl.net.linkcheck import check_links
 
     options = options or DeadLinkOptions()
     report = DeadLinkReport(options)

@@ -20,7 +20,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from coverctl.audit import (
+from coverctl.config import Settings
+from coverctl.errors import ConfigError, CoverctlError
+from coverctl.maintenance.audit import (
     BROKEN_KINDS,
     FIXABLE_KINDS,
     WRONG_SOURCE,
@@ -28,8 +30,6 @@ from coverctl.audit import (
     ProviderHosts,
     source_problem,
 )
-from coverctl.config import Settings
-from coverctl.errors import ConfigError, CoverctlError
 from coverctl.store.interfaces import ImageStore
 
 __all__ = ["FixOutcome", "FixReport", "fix_findings"]

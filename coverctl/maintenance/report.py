@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from coverctl.audit import Finding
+    from coverctl.maintenance.audit import Finding
 
 __all__ = ["ReportCard", "render_report", "write_report"]
 

@@ -1,0 +1,1 @@
+"""Maintenance of the store: audit (and --fix, its report), dead-links, doctor."""
