@@ -52,7 +52,7 @@ def start_workers(count: int, redis_url: str, base: str, requests: int) -> list[
             [
                 *(sys.executable, "-m", "tests.fleet_worker"),
                 *("--redis", redis_url, "--base", base, "--requests", str(requests)),
-                *("--rate", "38", "--start-at", repr(start_at)),
+                *("--rate", "36", "--start-at", repr(start_at)),
             ],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
@@ -77,7 +77,8 @@ def test_four_processes_stay_under_the_limit_and_honour_one_retry_after(redis_ur
         reports = start_workers(4, redis_url, base, requests=20)
 
     assert sorted(s for r in reports for s in r["statuses"]) == [200] * 80
-    # Paced together at 38/s: never more than the provider's 40 in any second (152/s apart).
+    # Paced together at 36/s (a margin for arrival jitter on a loaded machine): never more than
+    # the provider's 40 in any second (144/s if each paced apart).
     assert most_in_any_window(fake.request_times, 1.0) <= LIMIT
     assert len(fake.rejections) == 1  # the one forced 429; the limit itself never answered one
     rejected_at, wait = fake.rejections[0]
