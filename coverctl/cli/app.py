@@ -124,7 +124,9 @@ def run(argv: list[str] | None = None) -> int:
             ExitCode.CONFIG,
         )
     except Exception as exc:  # the last line of defence: never a traceback for users
-        if type(exc).__module__ == "sqlite3" and not os.environ.get("COVERCTL_DEBUG"):
+        from coverctl.store import is_engine_error
+
+        if is_engine_error(exc) and not os.environ.get("COVERCTL_DEBUG"):
             return fail(
                 f"the store under COVERCTL_HOME cannot be used ({exc}); if the file is damaged, "
                 "move coverctl.db away and run again.",

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from coverctl.store.cache import CacheBackend
     from coverctl.store.interfaces import ImageStore
 
-__all__ = ["DATABASE_URL_VAR", "open_cache", "open_store"]
+__all__ = ["DATABASE_URL_VAR", "is_engine_error", "open_cache", "open_store"]
 
 DATABASE_URL_VAR = "COVERCTL_DATABASE_URL"
 
@@ -49,3 +49,10 @@ def open_cache(settings: Settings, *, refresh: bool = False) -> CacheBackend:
     from coverctl.store.cache import Cache
 
     return Cache(settings.cache_dir, refresh=refresh)
+
+
+def is_engine_error(exc: BaseException) -> bool:
+    """Whether `exc` is the embedded database engine's own error (a damaged or locked SQLite
+    file) that escaped a store method: the CLI then says so in one sentence instead of
+    "unexpected error". Only the store knows which engines it uses."""
+    return type(exc).__module__ == "sqlite3"
