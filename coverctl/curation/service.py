@@ -140,7 +140,10 @@ class Curator:
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"{url!r} is not an http(s) URL; give a URL, a file or --candidate N.")
         origin = candidate.source if candidate else "url"
-        preview = await thumbnail(self.resolver.context, url, untrusted=untrusted)
+        # A URL the curator typed may be on their own network; a source's is held to the guard.
+        preview = await thumbnail(
+            self.resolver.context, url, untrusted=untrusted, allow_private=origin == "url"
+        )
         problem = preview.problem_for(_use_for(query, origin))
         if problem is not None:
             kind, detail = problem

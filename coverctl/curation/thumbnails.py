@@ -158,11 +158,16 @@ def _read_file(path: Path) -> bytes:
         return fh.read(MAX_IMAGE_BYTES + 1)
 
 
-async def thumbnail(ctx: SourceContext, url: str, *, untrusted: bool = True) -> Thumbnail:
+async def thumbnail(
+    ctx: SourceContext, url: str, *, untrusted: bool = True, allow_private: bool = False
+) -> Thumbnail:
     """The preview of the picture at `url`: from the cache, or fetched, checked and cached now.
 
-    Never raises for a bad picture: the Thumbnail says what is wrong. `untrusted` (the default)
-    applies the private-address guard; pass False only for a URL the user typed themselves.
+    Never raises for a bad picture: the Thumbnail says what is wrong. `untrusted` (the default:
+    a stored URL, a web result) lets the download reach public addresses only; False (a picture a
+    provider listed) also the configured provider and service hosts; `allow_private` lifts the
+    address rules (the user's `--allow-private`, or a URL the curator typed). The connection is
+    pinned to the vetted address whatever the rules (net/guard.py).
     """
     path = local_file(url, ctx.settings)
     if path is not None:
@@ -186,8 +191,7 @@ async def thumbnail(ctx: SourceContext, url: str, *, untrusted: bool = True) -> 
     from coverctl.net.pictures import download_image
 
     try:
-        # untrusted=False is this module's "no private-address guard" (see the docstring).
-        data = await download_image(ctx, url, untrusted=untrusted, allow_private=not untrusted)
+        data = await download_image(ctx, url, untrusted=untrusted, allow_private=allow_private)
     except ImageRejected as exc:
         made = _failure(url, _download_problem(exc.message), exc.message)
     except ProviderError as exc:
@@ -200,7 +204,7 @@ async def thumbnail(ctx: SourceContext, url: str, *, untrusted: bool = True) -> 
 
 
 async def thumbnails(
-    ctx: SourceContext, urls: Iterable[str], *, untrusted: bool = True
+    ctx: SourceContext, urls: Iterable[str], *, untrusted: bool = True, allow_private: bool = False
 ) -> dict[str, Thumbnail]:
     """Previews of several pictures, each URL once, a few at a time."""
     gate = asyncio.Semaphore(CONCURRENCY)
@@ -208,14 +212,19 @@ async def thumbnails(
 
     async def one(url: str) -> Thumbnail:
         async with gate:
-            return await thumbnail(ctx, url, untrusted=untrusted)
+            return await thumbnail(ctx, url, untrusted=untrusted, allow_private=allow_private)
 
     found = await asyncio.gather(*(one(url) for url in wanted))
     return dict(zip(wanted, found, strict=True))
 
 
 def fetch_thumbnails(
-    urls: Iterable[str], settings: Settings, *, untrusted: bool = True, transport: Any = None
+    urls: Iterable[str],
+    settings: Settings,
+    *,
+    untrusted: bool = True,
+    allow_private: bool = False,
+    transport: Any = None,
 ) -> dict[str, Thumbnail]:
     """`thumbnails` for synchronous callers (the audit report): opens and closes its own client,
     cache and store."""
@@ -224,7 +233,9 @@ def fetch_thumbnails(
     async def run() -> dict[str, Thumbnail]:
         resolver = open_resolver(settings, transport=transport, policy=PREVIEW_RETRIES)
         try:
-            return await thumbnails(resolver.context, urls, untrusted=untrusted)
+            return await thumbnails(
+                resolver.context, urls, untrusted=untrusted, allow_private=allow_private
+            )
         finally:
             await close_resolver(resolver)
 

@@ -567,7 +567,7 @@ def write_audit_report(
 
         urls = [f.image_url for f in shown if f.image_url]
         thumbnails = fetch_thumbnails(
-            urls, settings, untrusted=not allow_private, transport=transport
+            urls, settings, untrusted=True, allow_private=allow_private, transport=transport
         )
         failed = sum(1 for t in thumbnails.values() if t.data is None)
         log.info("audit: %d thumbnails, %d pictures without one", len(thumbnails) - failed, failed)

@@ -256,7 +256,9 @@ async def thumb(request: Request) -> Response:
     if known is None:
         return JSONResponse({"problem": "unknown", "detail": "Not a picture of this page."}, 404)
     url, untrusted = known
-    preview = await thumbnail(state.curator.resolver.context, url, untrusted=untrusted)
+    preview = await thumbnail(
+        state.curator.resolver.context, url, untrusted=untrusted, allow_private=state.allow_private
+    )
     if preview.data is None:
         return JSONResponse({"problem": preview.problem, "detail": preview.detail}, 404)
     headers = {"x-picture-size": preview.size or ""}
