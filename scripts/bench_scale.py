@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,17 @@ def run(
                 )
             )
         summaries = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=1800)
+        deadline = time.monotonic() + args.timeout
+        for k, proc in enumerate(procs, start=1):
+            try:
+                out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                for other in procs:
+                    other.kill()
+                raise SystemExit(
+                    f"bench_scale: worker {k}/{workers} ({label}) was still running after "
+                    f"{args.timeout:g} s; stopped every worker (a hang, not a slow run)."
+                ) from None
             if proc.returncode not in (0, 3):
                 raise SystemExit(f"bench_scale: a worker failed ({proc.returncode}): {err[-2000:]}")
             summaries.append(json.loads(out.strip().splitlines()[-1]))
@@ -168,6 +178,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=10, help="provider burst allowance")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per answer")
     parser.add_argument("--image-rate", type=float, default=1000.0, help="downloads/s a host")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds a run may take")
     args = parser.parse_args()
     if find_postgres_bin() is None:
         sys.exit("bench_scale: PostgreSQL is not installed; run `bash scripts/services.sh`.")
