@@ -8,10 +8,12 @@ process); tests/test_fleet_processes.py runs real processes against one fake pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -480,3 +482,56 @@ def test_without_the_redis_client_the_variable_is_named_with_the_extra_to_instal
     code, _, err = cli(capsys, "cache", "stats")
     assert code == 4
     assert "COVERCTL_REDIS_URL" in err and "pip install 'coverctl[redis]'" in err
+
+
+class _StubbornRedis:
+    """Just enough of redis-py's asyncio client for single_flight, with a renewal that swallows
+    a cancellation arriving mid-command, as redis-py 8 was seen to do (1 in 3 in a repro)."""
+
+    def __init__(self) -> None:
+        self.renewals = 0
+
+    def register_script(self, script: str) -> Callable[..., Any]:
+        async def renew(keys: list[str], args: list[Any]) -> int:
+            self.renewals += 1
+            # A slow command: the fetch below ends while one is in flight. Its cancellation is
+            # lost, as in the client.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.1)
+            return 1
+
+        return renew
+
+    async def set(self, *args: Any, **kwargs: Any) -> bool:
+        return True
+
+    async def exists(self, key: str) -> int:
+        return 0
+
+
+def test_single_flight_ends_even_when_a_renewal_swallows_cancellation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from coverctl.constants import FleetTiming
+    from coverctl.fleet.flight import single_flight
+
+    monkeypatch.setattr(FleetTiming, "FLIGHT_LEASE", 0.09)  # a renewal every 30 ms
+    client = _StubbornRedis()
+
+    async def fetch() -> str:
+        await asyncio.sleep(0.2)  # ends during the second renewal (30 ms waits, 100 ms renewals)
+        return "answer"
+
+    result: dict[str, str] = {}
+
+    def run_once() -> None:
+        result["value"] = asyncio.run(single_flight(client, "redis://x", "k", fetch, lambda: None))
+
+    # In a thread of its own: a keeper that cannot be stopped hangs its event loop for good (no
+    # asyncio timeout can end it), and the test must fail, not hang.
+    worker = threading.Thread(target=run_once, daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "single_flight never returned: its lease keeper did not stop"
+    assert result["value"] == "answer"
+    assert client.renewals >= 2  # the lease was renewed while the fetch ran

@@ -53,15 +53,23 @@ async def single_flight(
         with redis_errors(url):
             leased = await client.set(lease_key, token, nx=True, px=lease_ms)
         if leased:
-            keeper = asyncio.create_task(_keep(renew, lease_key, token, lease_ms, url))
+            done = asyncio.Event()
+            keeper = asyncio.create_task(_keep(renew, lease_key, token, lease_ms, url, done))
             try:
                 value = published()
                 return value if value is not None else await fetch()
             finally:
-                keeper.cancel()
-                # A renewal that failed (Redis lost) is not this fetch's outcome: the fetch
-                # itself needed Redis too and has already said so.
-                await asyncio.gather(keeper, return_exceptions=True)
+                # Stopped by an event, not cancel(): redis-py's asyncio client can swallow a
+                # cancellation that lands during a command, and waiting for such a task would
+                # never end. A renewal in flight finishes; the wait is bounded all the same.
+                done.set()
+                finished, _ = await asyncio.wait({keeper}, timeout=FleetTiming.FLIGHT_LEASE)
+                if not finished:
+                    keeper.cancel()  # give up on it; never wait for it again
+                else:
+                    # A renewal that failed (Redis lost) is not this fetch's outcome: the fetch
+                    # itself needed Redis too and has already said so.
+                    keeper.exception()
                 await _release(renew, lease_key, token, url)
         await _wait_while_leased(client, lease_key, url)
         value = published()
@@ -70,9 +78,14 @@ async def single_flight(
         # The holder failed (or died): its lease is gone; take it and try.
 
 
-async def _keep(renew: Any, lease_key: str, token: str, lease_ms: int, url: str) -> None:
+async def _keep(
+    renew: Any, lease_key: str, token: str, lease_ms: int, url: str, done: asyncio.Event
+) -> None:
+    """Renew the lease every third of its length until `done` is set."""
     while True:
-        await asyncio.sleep(lease_ms / 3000)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout=lease_ms / 3000)
+            return
         with redis_errors(url):
             await renew(keys=[lease_key], args=[token, lease_ms])
 
