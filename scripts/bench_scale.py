@@ -110,7 +110,7 @@ def run(
     with serve(fake, pictures, prefixes=("/tmdb", "/img")) as base:
         env = {
             **os.environ,
-            "COVERCTL_DATABASE_URL": dsn,
+            **({"COVERCTL_DATABASE_URL": dsn} if args.store == "postgres" else {}),
             "TMDB_API_KEY": VALID_KEY,
             "TMDB_API_URL": f"{base}/tmdb/3",
             "TMDB_IMAGE_BASE_URL": f"{base}/img",
@@ -179,6 +179,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per answer")
     parser.add_argument("--image-rate", type=float, default=1000.0, help="downloads/s a host")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a run may take")
+    parser.add_argument(
+        "--store",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="sqlite: each worker its own SQLite file (for comparison; no resume elsewhere)",
+    )
     args = parser.parse_args()
     if find_postgres_bin() is None:
         sys.exit("bench_scale: PostgreSQL is not installed; run `bash scripts/services.sh`.")
@@ -203,9 +209,9 @@ def main() -> None:
         f"{results[0]['rows']} rows "
         f"({args.titles} titles x {args.characters} characters); {os.cpu_count()} CPUs; "
         + (
-            "workers share PostgreSQL and Redis"
+            f"workers share {'PostgreSQL' if args.store == 'postgres' else 'nothing but'} and Redis"
             if use_redis
-            else "workers share PostgreSQL, no redis-server: each paced alone at limit/N"
+            else "no redis-server: each worker paced alone at limit/N"
         )
     )
     header = (
