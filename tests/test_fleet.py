@@ -535,3 +535,41 @@ def test_single_flight_ends_even_when_a_renewal_swallows_cancellation(
     assert not worker.is_alive(), "single_flight never returned: its lease keeper did not stop"
     assert result["value"] == "answer"
     assert client.renewals >= 2  # the lease was renewed while the fetch ran
+
+
+class _SlotRedis:
+    """Hands out a slot 10 ms ahead on every reservation; no pause is ever running."""
+
+    def __init__(self) -> None:
+        self.reservations = 0
+
+    def register_script(self, script: str) -> Callable[..., Any]:
+        async def run(keys: list[str], args: list[Any]) -> Any:
+            self.reservations += 1
+            return [0, 10_000]  # GO, wait 10 ms
+
+        return run
+
+    async def pttl(self, key: str) -> int:
+        return -2
+
+
+@pytest.mark.parametrize(("held_back", "reservations"), [(0.0, 1), (0.2, 4)])
+def test_a_slot_reached_late_is_traded_for_a_new_one_a_few_times_at_most(
+    monkeypatch: pytest.MonkeyPatch, held_back: float, reservations: int
+) -> None:
+    # A worker the scheduler held back wakes 200 ms past a slot 25 ms wide: sending now would
+    # go out together with the fleet's next requests. It reserves again (3 times at most, then
+    # sends); a worker on time sends on its first slot.
+    import coverctl.fleet.limiter as limiter_module
+
+    real_sleep = asyncio.sleep
+
+    async def held(seconds: float) -> None:
+        await real_sleep(seconds + held_back)
+
+    monkeypatch.setattr(limiter_module.asyncio, "sleep", held)
+    client = _SlotRedis()
+    limiter = SharedLimiter(client, "redis://x", "tmdb", rate=40.0, burst=1)
+    assert asyncio.run(limiter.acquire()) == 0.0
+    assert client.reservations == reservations

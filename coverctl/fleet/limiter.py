@@ -12,6 +12,11 @@ that had to be waited for is checked against the pause once more just before its
 so no request sent after a worker heard a 429 arrives inside its window. A slot forfeited that
 way is simply not used (the provider sees fewer requests, never more).
 
+A worker the scheduler held back (four workers decoding pictures on two cores) wakes with its
+slots gone by; its requests would leave together with the fleet's next ones and overrun the
+provider's burst. A slot reached more than `LATE_SLOTS` intervals late is therefore traded for a
+new one (at most `MAX_RESLOTS` times): a few slots go unused, no 429 pauses the fleet.
+
 The configured rate (`COVERCTL_RATE_<P>`, `--rate`) is the fleet's total, not each worker's:
 give every worker the same one. Redis failing makes `acquire` raise RedisUnavailable: pacing fails
 closed, a request is never sent without its slot.
@@ -55,6 +60,10 @@ return 1
 
 GO: Final = 0
 PAUSED: Final = 1
+# A reserved slot reached more than this many intervals late is given up for a new one (see
+# SharedLimiter.acquire), at most MAX_RESLOTS times, so a starved worker still gets to send.
+LATE_SLOTS: Final = 2
+MAX_RESLOTS: Final = 3
 
 
 class SharedLimiter:
@@ -76,20 +85,31 @@ class SharedLimiter:
         self._pause = client.register_script(_PAUSE)
 
     async def acquire(self) -> float:
-        with redis_errors(self._url):
-            kind, wait_us = await self._acquire(
-                keys=[self.rate_key, self.pause_key],
-                args=[self._interval_us, self._tolerance_us],
-            )
-        if int(kind) == PAUSED:
-            return int(wait_us) / 1_000_000
-        if int(wait_us) > 0:
+        loop = asyncio.get_running_loop()
+        for attempt in range(MAX_RESLOTS + 1):
+            with redis_errors(self._url):
+                kind, wait_us = await self._acquire(
+                    keys=[self.rate_key, self.pause_key],
+                    args=[self._interval_us, self._tolerance_us],
+                )
+            if int(kind) == PAUSED:
+                return int(wait_us) / 1_000_000
+            if int(wait_us) <= 0:
+                return 0.0
+            due = loop.time() + int(wait_us) / 1_000_000
             await asyncio.sleep(int(wait_us) / 1_000_000)
             # A 429 may have paused the provider while this slot was waited for.
             with redis_errors(self._url):
                 left_ms = await self._client.pttl(self.pause_key)
             if left_ms > 0:
                 return int(left_ms) / 1000
+            # A worker the scheduler held back wakes with several slots gone by; sent now, its
+            # requests would leave together with the fleet's next ones and overrun the
+            # provider's burst (each 429 then pauses every worker). A slot missed by more than
+            # LATE_SLOTS intervals is forfeited and a new one reserved, a few times at most.
+            late_us = (loop.time() - due) * 1_000_000
+            if late_us <= LATE_SLOTS * self._interval_us or attempt == MAX_RESLOTS:
+                return 0.0
         return 0.0
 
     async def pause(self, seconds: float) -> None:
