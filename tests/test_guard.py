@@ -325,3 +325,36 @@ def test_certificate_for_another_name_is_refused(ca: trustme.CA, network: Networ
     finally:
         server.close()
     assert server.hosts == []
+
+
+# --- a provider's own picture host ------------------------------------------------------------
+
+
+def test_a_providers_own_picture_host_is_fetched_like_its_api_and_its_redirects_are_vetted(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """artworks.thetvdb.com is TVDB's own CDN: its pictures go through the ordinary client (as
+    the API does, proxies included), not the pinned guard; a redirect that leaves the provider's
+    hosts comes back to the guard and is judged there."""
+    artworks = FakeImageHost("artworks.thetvdb.com")
+    artworks.add("banners/walter.jpg", sharp_photo())
+    artworks.fail_next(r"moved\.jpg", 302, headers={"Location": "http://internal.example/x.jpg"})
+    dns = ScriptedDns({"internal.example": [[PRIVATE]]})  # the guard never resolves the CDN
+
+    async def run(url: str) -> bytes:
+        resolver = open_resolver(
+            make_settings(),
+            transport=HostRouter({"artworks.thetvdb.com": artworks}).transport(),
+            policy=FAST_RETRIES,
+            guarded_transport=GuardedTransport(Guard(resolve=dns)),
+        )
+        try:
+            return await download_image(resolver.context, url, untrusted=False)
+        finally:
+            await close_resolver(resolver)
+
+    assert asyncio.run(run("https://artworks.thetvdb.com/banners/walter.jpg")) == sharp_photo()
+    assert "artworks.thetvdb.com" not in dns.calls
+    with pytest.raises(ImageRejected, match="private or local network address"):
+        asyncio.run(run("https://artworks.thetvdb.com/banners/moved.jpg"))
+    assert dns.calls == ["internal.example"]

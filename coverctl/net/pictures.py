@@ -96,6 +96,22 @@ def guard_rules(ctx: SourceContext, *, untrusted: bool, allow_private: bool = Fa
     return AllowRules.for_urls(ctx.settings.provider_urls())
 
 
+def is_provider_picture_host(host: str) -> bool:
+    """Whether `host` is one of the providers' own picture hosts (their specs' PictureHosts:
+    image.tmdb.org, artworks.thetvdb.com...). A name starting with "." covers its subdomains."""
+    from coverctl.sources.registry import specs
+    from coverctl.sources.spec import HostRule
+
+    host = host.rstrip(".").lower()
+    for spec in specs():
+        if spec.hosts.rule is HostRule.ANY:
+            continue
+        for name in spec.hosts.names:
+            if host == name.lstrip(".") or (name.startswith(".") and host.endswith(name)):
+                return True
+    return False
+
+
 async def download_image(
     ctx: SourceContext,
     url: str,
@@ -124,6 +140,10 @@ async def download_image(
             # One gate per host: a dead web-result host must not open the breaker for
             # image.tmdb.org downloads.
             host = (urlsplit(current).hostname or "").lower()
+            # A provider's own picture host (its CDN) is fetched like its API: through the
+            # ordinary client, which honours the environment's proxy settings; every other host,
+            # and every redirect hop that leaves those hosts, goes through the guard.
+            own_cdn = not untrusted and not allow_private and is_provider_picture_host(host)
             response = await ctx.http.request(
                 f"{IMAGE_FETCH_PROVIDER}:{host}",
                 "GET",
@@ -131,8 +151,8 @@ async def download_image(
                 headers={"Accept": accept},
                 timeout=IMAGE_FETCH_TIMEOUT,
                 max_bytes=limit,
-                follow_redirects=not untrusted,
-                guard=rules,
+                follow_redirects=False,  # each hop comes back here to be judged
+                guard=None if own_cdn else rules,
             )
         except AddressRefused as refused:
             raise ImageRejected(refusal_sentence(refused)) from None
@@ -141,7 +161,7 @@ async def download_image(
                 f"Image is over the {limit // 1024 // 1024} MB limit; the download was stopped."
             ) from None
         location = response.headers.get("location")
-        if not (untrusted and response.status_code in _REDIRECT_STATUSES and location):
+        if not (response.status_code in _REDIRECT_STATUSES and location):
             break
         current = str(httpx.URL(current).join(location))
     else:
