@@ -36,7 +36,7 @@ from coverctl.config import Settings
 from coverctl.constants import GENERATED_URL_PATTERNS, Source
 from coverctl.errors import UsageError
 from coverctl.sources import registry
-from coverctl.sources.spec import HostRule
+from coverctl.sources.spec import HostRule, host_matches
 from coverctl.store.interfaces import ImageStore
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class ProviderHosts:
     def provider_of(self, host: str) -> str | None:
         """The label of the provider whose image host `host` is, or None."""
         for name, label in self.owners:
-            if host == name or (name.startswith(".") and host.endswith(name)):
+            if host_matches(host, name):
                 return label
         return None
 

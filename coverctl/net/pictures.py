@@ -100,16 +100,15 @@ def is_provider_picture_host(host: str) -> bool:
     """Whether `host` is one of the providers' own picture hosts (their specs' PictureHosts:
     image.tmdb.org, artworks.thetvdb.com...). A name starting with "." covers its subdomains."""
     from coverctl.sources.registry import specs
-    from coverctl.sources.spec import HostRule
+    from coverctl.sources.spec import HostRule, host_matches
 
     host = host.rstrip(".").lower()
-    for spec in specs():
-        if spec.hosts.rule is HostRule.ANY:
-            continue
-        for name in spec.hosts.names:
-            if host == name.lstrip(".") or (name.startswith(".") and host.endswith(name)):
-                return True
-    return False
+    return any(
+        host_matches(host, name)
+        for spec in specs()
+        if spec.hosts.rule is not HostRule.ANY
+        for name in spec.hosts.names
+    )
 
 
 async def download_image(

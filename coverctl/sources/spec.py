@@ -82,11 +82,18 @@ class HostRule(StrEnum):
 
 @dataclass(frozen=True)
 class PictureHosts:
-    """The image hosts that identify a provider's pictures, for audit's wrong-source check."""
+    """The image hosts that identify a provider's pictures, for audit's wrong-source check and
+    for downloads from a provider's own picture host (net/pictures.py)."""
 
     names: tuple[str, ...] = ()  # a name starting with "." matches every subdomain
     variables: tuple[str, ...] = ()  # settings whose URL's host counts too (a mirror, a fake)
     rule: HostRule = HostRule.NOT_FOREIGN
+
+
+def host_matches(host: str, name: str) -> bool:
+    """Whether `host` is the picture host `name` ("image.tmdb.org"), or one of its subdomains
+    when `name` starts with "." (".thetvdb.com")."""
+    return host == name or (name.startswith(".") and host.endswith(name))
 
 
 @dataclass(frozen=True)
