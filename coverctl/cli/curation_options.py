@@ -33,3 +33,19 @@ def describe_resolution(resolution: Any) -> str:
         f"now served: {candidate.image_url} ({candidate.source}, quality "
         f"{candidate.quality_score}{who})"
     )
+
+
+def report_lifted(removed: list[Any], verb: str, as_json: bool, nothing: str) -> int:
+    """Print the decisions `unpin`/`unreject` lifted (JSON `{verb: [...]}` or "VERB URL" lines,
+    or `nothing` when there were none); exit 0 when any was lifted, 3 when none was."""
+    from coverctl.cli.common import print_json, stdout_console
+    from coverctl.errors import ExitCode
+
+    if as_json:
+        print_json({verb: [d.to_json() for d in removed]})
+    elif removed:
+        for d in removed:
+            stdout_console().print(f"{verb} {d.image_url}")
+    else:
+        stdout_console().print(nothing)
+    return ExitCode.OK if removed else ExitCode.INCOMPLETE

@@ -85,8 +85,8 @@ def register(app: typer.Typer) -> None:
         """Remove the pin of a character: the cascade decides again."""
         import asyncio
 
-        from coverctl.cli.common import load_settings, print_json, stdout_console
-        from coverctl.cli.curation_options import query
+        from coverctl.cli.common import load_settings
+        from coverctl.cli.curation_options import query, report_lifted
         from coverctl.curation.service import open_curator
 
         settings = load_settings()
@@ -96,11 +96,9 @@ def register(app: typer.Typer) -> None:
                 return curator.unpin(query(character, title, year, media_type))
 
         removed = asyncio.run(run())
-        if as_json:
-            print_json({"unpinned": [d.to_json() for d in removed]})
-        elif removed:
-            for d in removed:
-                stdout_console().print(f"unpinned {d.image_url}")
-        else:
-            stdout_console().print(f"nothing is pinned for {character} in {title}")
-        return ExitCode.OK if removed else ExitCode.INCOMPLETE
+        return report_lifted(
+            removed,
+            "unpinned",
+            as_json,
+            f"nothing is pinned for {character} in {title}",
+        )

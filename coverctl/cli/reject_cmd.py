@@ -70,8 +70,8 @@ def register(app: typer.Typer) -> None:
         """Lift rejections of a character's pictures: they may be served again."""
         import asyncio
 
-        from coverctl.cli.common import load_settings, print_json, stdout_console
-        from coverctl.cli.curation_options import query
+        from coverctl.cli.common import load_settings
+        from coverctl.cli.curation_options import query, report_lifted
         from coverctl.curation.service import open_curator
 
         settings = load_settings()
@@ -81,11 +81,9 @@ def register(app: typer.Typer) -> None:
                 return await curator.unreject(query(character, title, year, media_type), url)
 
         removed = asyncio.run(run())
-        if as_json:
-            print_json({"unrejected": [d.to_json() for d in removed]})
-        elif removed:
-            for d in removed:
-                stdout_console().print(f"unrejected {d.image_url}")
-        else:
-            stdout_console().print(f"no rejection to lift for {character} in {title}")
-        return ExitCode.OK if removed else ExitCode.INCOMPLETE
+        return report_lifted(
+            removed,
+            "unrejected",
+            as_json,
+            f"no rejection to lift for {character} in {title}",
+        )
